@@ -1,0 +1,104 @@
+// Command api serves the HTTP API. Without REDIS_URL it also starts an
+// embedded in-memory Redis, an in-process worker and the demo data: the
+// one-command local run.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/campaignsms/campaignsms/internal/app"
+	"github.com/campaignsms/campaignsms/internal/config"
+	"github.com/campaignsms/campaignsms/internal/demo"
+	"github.com/campaignsms/campaignsms/internal/httpapi"
+	"github.com/campaignsms/campaignsms/internal/initiate"
+	"github.com/campaignsms/campaignsms/internal/queue"
+	"github.com/campaignsms/campaignsms/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the API and blocks until ctx ends. ready, when set, is told the
+// address the API listens on (tests listen on port 0).
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(addr string)) error {
+	cfg, err := config.Load(getenv, config.ProgramAPI)
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(cfg.LogLevel, stdout)
+	defer func() { _ = log.Sync() }()
+	log.Info("starting api", cfg.Fields()...)
+
+	rdb, err := app.OpenRedis(ctx, cfg)
+	if rdb == nil {
+		return err
+	}
+	if err != nil {
+		log.Warn("redis", zap.Error(err))
+	}
+	defer func() { _ = rdb.Close() }()
+	st := store.New(store.Params{Redis: rdb.Client})
+	q := queue.NewClient(rdb.Client)
+	defer func() { _ = q.Close() }()
+
+	if cfg.DemoData {
+		loaded, err := demo.Load(ctx, st)
+		if err != nil {
+			return fmt.Errorf("load demo data: %w", err)
+		}
+		log.Info("demo data", zap.Bool("loaded", loaded), zap.String("campaign", demo.CampaignID), zap.String("template", demo.TemplateID))
+	}
+	if cfg.Embedded() {
+		w, err := app.StartWorker(ctx, cfg, rdb, st, q, log)
+		if err != nil {
+			return err
+		}
+		defer w.Stop()
+	}
+
+	svc := initiate.New(initiate.Params{Store: st, Queue: q, Log: log.Named("initiate"), BatchSize: cfg.BatchSize})
+	api := httpapi.New(httpapi.Params{Store: st, Initiate: svc, Tokens: cfg.Tokens, Log: log.Named("http")})
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	addr := l.Addr().String()
+	log.Info("api listening", zap.String("addr", addr))
+	if cfg.TokensFromDefault {
+		banner(stdout, addr)
+	}
+	if ready != nil {
+		ready(addr)
+	}
+	return api.Serve(ctx, l)
+}
+
+// banner prints a ready-to-paste example for the one-command local run.
+func banner(w io.Writer, addr string) {
+	fmt.Fprintf(w, `
+  Campaign SMS is running on an embedded in-memory Redis with demo data.
+  API token: %[2]s (org %[3]s). Try:
+
+    curl -s -X POST http://%[1]s/api/v1/initiate/demo/sms \
+      -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
+      -d '{"templateId": "%[4]s", "limit": 250}'
+
+  then follow the statusUrl it returns:
+    curl -s http://%[1]s/api/v1/initiations/<initiationId> -H 'Authorization: Bearer %[2]s'
+
+`, addr, config.DefaultToken, config.DefaultOrg, demo.TemplateID)
+}

@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Message states as kept in the st hash. An absent entry is pending; a
+// message being sent is "s|owner|leaseUntilMs|attempts".
+const (
+	StPending   = "p"
+	StSent      = "S"
+	StDelivered = "D"
+	StFailed    = "F"
+	StSkipped   = "K"
+	StCancelled = "C"
+)
+
+// Outcomes passed to Finish.
+const (
+	OutSent    = "S"
+	OutFailed  = "F"
+	OutSkipped = "K"
+	OutRelease = "R" // give a claimed message back, unsent (pause, shutdown)
+)
+
+// luaPrelude holds helpers shared by the state scripts. complete() stamps the
+// completion time when nothing is pending any more.
+const luaPrelude = `
+local function num(v) return tonumber(v) or 0 end
+local function complete(meta, now)
+  local v = redis.call('HMGET', meta, 'selected', 'sent', 'failed', 'skipped', 'cancelled', 'completed')
+  if num(v[1]) - num(v[2]) - num(v[3]) - num(v[4]) - num(v[5]) <= 0 and (not v[6] or v[6] == '') then
+    redis.call('HSET', meta, 'completed', now)
+  end
+end
+local function parse(cur)
+  local _, _, owner, lease, attempts = string.find(cur, '^s|([^|]*)|(%d+)|(%d+)$')
+  return owner, tonumber(lease), tonumber(attempts)
+end
+`
+
+// claimScript leases pending messages to one run of a batch. Per message it
+// answers the attempt number to make ("1", or more after a takeover),
+// "busy" (leased by a live run), "final" or "C" (cancelled).
+// KEYS: meta, st. ARGV: now, leaseMs, owner, n...
+var claimScript = redis.NewScript(luaPrelude + `
+local meta, st = KEYS[1], KEYS[2]
+local now, lease, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+if redis.call('EXISTS', meta) == 0 then return {} end
+local cancelled = redis.call('HGET', meta, 'state') == 'cancelled'
+local out, claimed, converted = {}, 0, 0
+for i = 4, #ARGV do
+  local n = ARGV[i]
+  local cur = redis.call('HGET', st, n)
+  local res
+  if not cur or cur == 'p' then
+    if cancelled then
+      redis.call('HSET', st, n, 'C'); res = 'C'
+    else
+      redis.call('HSET', st, n, 's|' .. owner .. '|' .. (now + lease) .. '|1')
+      claimed = claimed + 1; res = '1'
+    end
+  elseif string.sub(cur, 1, 2) == 's|' then
+    local o, l, a = parse(cur)
+    if o == owner then
+      res = tostring(a)
+    elseif l and l > now then
+      res = 'busy'
+    elseif cancelled then
+      redis.call('HSET', st, n, 'C')
+      redis.call('HINCRBY', meta, 'inflight', -1)
+      redis.call('HINCRBY', meta, 'cancelled', 1)
+      converted = converted + 1; res = 'C'
+    else
+      redis.call('HSET', st, n, 's|' .. owner .. '|' .. (now + lease) .. '|' .. ((a or 0) + 1))
+      res = tostring((a or 0) + 1)
+    end
+  else
+    res = 'final'
+  end
+  out[#out + 1] = res
+end
+if claimed > 0 then
+  redis.call('HINCRBY', meta, 'inflight', claimed)
+  redis.call('HSETNX', meta, 'started', now)
+end
+if converted > 0 then complete(meta, now) end
+return out
+`)
+
+// extendScript renews the lease of a claimed message before another attempt.
+// It answers the new attempt number, "lost" when the run no longer owns the
+// message, or "C" when the initiation was cancelled meanwhile.
+// KEYS: meta, st. ARGV: now, leaseMs, owner, n.
+var extendScript = redis.NewScript(luaPrelude + `
+local meta, st = KEYS[1], KEYS[2]
+local now, lease, owner, n = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local cur = redis.call('HGET', st, n)
+if not cur or string.sub(cur, 1, 2) ~= 's|' then return 'lost' end
+local o, _, a = parse(cur)
+if o ~= owner then return 'lost' end
+if redis.call('HGET', meta, 'state') == 'cancelled' then
+  redis.call('HSET', st, n, 'C')
+  redis.call('HINCRBY', meta, 'inflight', -1)
+  redis.call('HINCRBY', meta, 'cancelled', 1)
+  complete(meta, now)
+  return 'C'
+end
+redis.call('HSET', st, n, 's|' .. owner .. '|' .. (now + lease) .. '|' .. (a + 1))
+return tostring(a + 1)
+`)
+
+// finishScript moves claimed messages to their final state and the counters
+// with them, in one step. Callers always claim before they finish. A sent message picks up a delivery report that came in
+// before it. A message already final is left alone, so a repeated or
+// concurrent run changes nothing.
+// KEYS: meta, st, rec, dlr, errs. ARGV: now, owner, then per message:
+// n, outcome, record JSON, error JSON.
+var finishScript = redis.NewScript(luaPrelude + `
+local meta, st, rec, dlr, errs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now, owner = tonumber(ARGV[1]), ARGV[2]
+if redis.call('EXISTS', meta) == 0 then return 0 end
+local cancelled = redis.call('HGET', meta, 'state') == 'cancelled'
+local applied = 0
+for i = 3, #ARGV, 4 do
+  local n, out, r, e = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local cur = redis.call('HGET', st, n)
+  local claimedBy = nil
+  if cur and string.sub(cur, 1, 2) == 's|' then claimedBy = parse(cur) end
+  if out == 'R' then
+    if claimedBy == owner then
+      redis.call('HSET', st, n, 'p')
+      redis.call('HINCRBY', meta, 'inflight', -1)
+    end
+  elseif claimedBy then
+    -- Any run's result stands: a run whose lease expired and was taken over
+    -- still made a real attempt; the later run then finds the message final.
+    redis.call('HINCRBY', meta, 'inflight', -1)
+    do
+      local final = out
+      if out == 'S' then
+        redis.call('HINCRBY', meta, 'sent', 1)
+        local d = redis.call('HGET', dlr, n)
+        if d then
+          redis.call('HDEL', dlr, n)
+          if string.sub(d, 1, 1) == 'D' then
+            final = 'D'; redis.call('HINCRBY', meta, 'delivered', 1)
+          else
+            final = 'F'
+            redis.call('HINCRBY', meta, 'sent', -1); redis.call('HINCRBY', meta, 'failed', 1)
+          end
+          redis.call('HSET', rec, n .. ':dlr', d)
+        end
+      elseif out == 'F' then
+        redis.call('HINCRBY', meta, 'failed', 1)
+        if e ~= '' and redis.call('LLEN', errs) < 100 then redis.call('RPUSH', errs, e) end
+      else
+        redis.call('HINCRBY', meta, 'skipped', 1)
+      end
+      redis.call('HSET', st, n, final)
+      if r ~= '' then redis.call('HSET', rec, n, r) end
+      applied = applied + 1
+    end
+  end
+end
+complete(meta, now)
+return applied
+`)
+
+// cancelScript cancels what is pending and not in flight. In-flight messages
+// finish as sent or failed. A finished or cancelled initiation is unchanged.
+// KEYS: meta. ARGV: now. Returns the number of messages cancelled.
+var cancelScript = redis.NewScript(luaPrelude + `
+local meta, now = KEYS[1], tonumber(ARGV[1])
+if redis.call('EXISTS', meta) == 0 then return -1 end
+if redis.call('HGET', meta, 'state') == 'cancelled' then return 0 end
+local v = redis.call('HMGET', meta, 'selected', 'sent', 'failed', 'skipped', 'cancelled', 'inflight')
+local pending = num(v[1]) - num(v[2]) - num(v[3]) - num(v[4]) - num(v[5])
+if pending <= 0 then return 0 end
+local c = pending - num(v[6])
+redis.call('HSET', meta, 'state', 'cancelled', 'cancelledAt', now)
+redis.call('HINCRBY', meta, 'cancelled', c)
+complete(meta, now)
+return c
+`)
+
+// abandonScript ends messages of a batch that no task will run any more: a
+// pending message or one whose lease has expired fails (or is cancelled when
+// the initiation was), one still leased is left for its live run.
+// KEYS: meta, st, errs. ARGV: now, then per message n, error JSON.
+// Returns how many messages are still leased.
+var abandonScript = redis.NewScript(luaPrelude + `
+local meta, st, errs = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[1])
+if redis.call('EXISTS', meta) == 0 then return 0 end
+local cancelled = redis.call('HGET', meta, 'state') == 'cancelled'
+local leased = 0
+for i = 2, #ARGV, 2 do
+  local n, e = ARGV[i], ARGV[i + 1]
+  local cur = redis.call('HGET', st, n)
+  local inflight = false
+  local open = not cur or cur == 'p'
+  if cur and string.sub(cur, 1, 2) == 's|' then
+    local _, l = parse(cur)
+    if l and l > now then leased = leased + 1 else open = true; inflight = true end
+  end
+  if open then
+    if inflight then redis.call('HINCRBY', meta, 'inflight', -1) end
+    if cancelled then
+      redis.call('HSET', st, n, 'C')
+      if inflight then redis.call('HINCRBY', meta, 'cancelled', 1) end
+    else
+      redis.call('HSET', st, n, 'F')
+      redis.call('HINCRBY', meta, 'failed', 1)
+      if redis.call('LLEN', errs) < 100 then redis.call('RPUSH', errs, e) end
+    end
+  end
+end
+complete(meta, now)
+return leased
+`)
+
+// Abandon fails (or cancels) the unfinished messages that no run holds, with
+// their errors; it returns how many are still leased by a run.
+func (s *Store) Abandon(ctx context.Context, id string, ns []int, whys []MessageError) (int, error) {
+	k := ikeys(id)
+	args := make([]any, 0, 1+2*len(ns))
+	args = append(args, s.now().UnixMilli())
+	for i, n := range ns {
+		e, _ := json.Marshal(whys[i])
+		args = append(args, n, e)
+	}
+	n, err := abandonScript.Run(ctx, s.rdb, []string{k.meta(), k.st(), k.errs()}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("abandon messages: %w", err)
+	}
+	return n, nil
+}
+
+// RequeueCount adds one to how often the reconciler queued batch b again.
+func (s *Store) RequeueCount(ctx context.Context, id string, b int) (int64, error) {
+	n, err := s.rdb.HIncrBy(ctx, ikeys(id).meta(), "requeue:"+strconv.Itoa(b), 1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count requeue: %w", err)
+	}
+	return n, nil
+}
+
+// Claim leases messages ns of initiation id to owner for lease. See claimScript.
+func (s *Store) Claim(ctx context.Context, id, owner string, lease time.Duration, ns []int) ([]string, error) {
+	k := ikeys(id)
+	args := make([]any, 0, 3+len(ns))
+	args = append(args, s.now().UnixMilli(), lease.Milliseconds(), owner)
+	for _, n := range ns {
+		args = append(args, n)
+	}
+	res, err := claimScript.Run(ctx, s.rdb, []string{k.meta(), k.st()}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return res, nil
+}
+
+// Extend renews owner's lease on message n before another attempt.
+func (s *Store) Extend(ctx context.Context, id, owner string, lease time.Duration, n int) (string, error) {
+	k := ikeys(id)
+	res, err := extendScript.Run(ctx, s.rdb, []string{k.meta(), k.st()}, s.now().UnixMilli(), lease.Milliseconds(), owner, n).Text()
+	if err != nil {
+		return "", fmt.Errorf("extend lease: %w", err)
+	}
+	return res, nil
+}
+
+// MessageRecord is what the last attempt at a message left.
+type MessageRecord struct {
+	To                string     `json:"to,omitempty"`
+	Body              string     `json:"body,omitempty"`
+	Attempts          int        `json:"attempts"`
+	ProviderMessageID string     `json:"providerMessageId,omitempty"`
+	Code              string     `json:"code,omitempty"`
+	Error             string     `json:"error,omitempty"`
+	SentAt            *time.Time `json:"sentAt,omitempty"`
+	UpdatedAt         time.Time  `json:"updatedAt"`
+}
+
+// Outcome is the end of one message, for Finish.
+type Outcome struct {
+	N       int
+	Outcome string // OutSent, OutFailed, OutSkipped or OutRelease
+	Record  *MessageRecord
+	Err     *MessageError // listed in the initiation's errors when failed
+}
+
+// Finish applies outcomes of owner's run in one atomic step and returns how
+// many changed a state.
+func (s *Store) Finish(ctx context.Context, id, owner string, outs []Outcome) (int, error) {
+	if len(outs) == 0 {
+		return 0, nil
+	}
+	k := ikeys(id)
+	args := make([]any, 0, 2+4*len(outs))
+	args = append(args, s.now().UnixMilli(), owner)
+	for _, o := range outs {
+		var rec, e []byte
+		if o.Record != nil {
+			rec, _ = json.Marshal(o.Record)
+		}
+		if o.Err != nil {
+			e, _ = json.Marshal(o.Err)
+		}
+		args = append(args, strconv.Itoa(o.N), o.Outcome, rec, e)
+	}
+	n, err := finishScript.Run(ctx, s.rdb, []string{k.meta(), k.st(), k.rec(), k.dlr(), k.errs()}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("finish messages: %w", err)
+	}
+	return n, nil
+}
+
+// Cancel cancels the initiation's pending messages; it returns how many.
+func (s *Store) Cancel(ctx context.Context, id string) (int64, error) {
+	n, err := cancelScript.Run(ctx, s.rdb, []string{ikeys(id).meta()}, s.now().UnixMilli()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("cancel initiation: %w", err)
+	}
+	if n < 0 {
+		return 0, notFound("Initiation", id)
+	}
+	return n, nil
+}
+
+// MessageState returns the raw states of messages ns (StPending when absent).
+func (s *Store) MessageStates(ctx context.Context, id string, ns []int) ([]string, error) {
+	fields := make([]string, len(ns))
+	for i, n := range ns {
+		fields[i] = strconv.Itoa(n)
+	}
+	vals, err := s.rdb.HMGet(ctx, ikeys(id).st(), fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read message states: %w", err)
+	}
+	out := make([]string, len(ns))
+	for i, v := range vals {
+		str, _ := v.(string)
+		if str == "" {
+			str = StPending
+		}
+		out[i] = str
+	}
+	return out, nil
+}
+
+// AllStates returns every recorded message state of an initiation; tests and
+// the reconciler use it to check counters against states.
+func (s *Store) AllStates(ctx context.Context, id string) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, ikeys(id).st()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	return m, nil
+}
