@@ -49,13 +49,13 @@ func New(p Params) *Service {
 
 // Result is the answer to an initiate call.
 type Result struct {
-	InitiationID  string // empty on a dry run
-	TotalMatched  int64
-	Selected      int64
-	Initiated     int64
-	Failed        int64
-	Batches       int
-	Errors        []store.MessageError
+	InitiationID string // empty on a dry run
+	TotalMatched int64
+	Selected     int64
+	Initiated    int64
+	Failed       int64
+	Batches      int
+	Errors       []store.MessageError
 }
 
 // Initiate validates the request against the org's data, selects the

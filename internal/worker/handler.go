@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,15 @@ func (h *Handler) ProcessBatch(ctx context.Context, b queue.Batch) error {
 	case r.busy.Load() || r.release.Load():
 		return errBusy
 	}
+	// Done only when every message of the batch is final, read back from
+	// Redis rather than inferred from this run's bookkeeping.
+	final, err := r.allFinal(ctx)
+	if err != nil {
+		return err
+	}
+	if !final {
+		return errBusy
+	}
 	if err := h.p.Store.MarkBatchDone(ctx, ini.ID, b.Batch); err != nil {
 		return err
 	}
@@ -155,6 +165,35 @@ func (h *Handler) ProcessBatch(ctx context.Context, b queue.Batch) error {
 		_ = h.p.Store.Deactivate(ctx, ini.ID)
 	}
 	return nil
+}
+
+func (r *batchRun) allFinal(ctx context.Context) (bool, error) {
+	ns := make([]int, len(r.b.IDs))
+	for i := range ns {
+		ns[i] = r.b.First + i
+	}
+	states, err := r.h.p.Store.MessageStates(ctx, r.ini.ID, ns)
+	if err != nil {
+		return false, err
+	}
+	cancelled := false
+	for _, s := range states {
+		if s == store.StPending || strings.HasPrefix(s, "s|") {
+			if !cancelled {
+				c, err := r.h.p.Store.Counters(ctx, r.ini.ID)
+				if err != nil {
+					return false, err
+				}
+				cancelled = c.CancelledState
+			}
+			// Pending messages of a cancelled initiation are counted as
+			// cancelled already; a leased one still has to finish.
+			if !cancelled || s != store.StPending {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 // checkPaused rereads the campaign status; the result lands in r.paused.
