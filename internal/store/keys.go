@@ -76,8 +76,8 @@ func orgCampaigns(org string) string { return "cs:o:" + org + ":campaigns" }
 func orgTemplate(org, id string) string {
 	return "cs:o:" + org + ":tpl:" + id
 }
-func orgTemplates(org string) string            { return "cs:o:" + org + ":tpls" }
-func orgInitiations(org string) string          { return "cs:o:" + org + ":inis" }
+func orgTemplates(org string) string              { return "cs:o:" + org + ":tpls" }
+func orgInitiations(org string) string            { return "cs:o:" + org + ":inis" }
 func orgCampaignInitiations(org, c string) string { return "cs:o:" + org + ":inis:" + c }
 
 const activeInitiations = "cs:inis:active"

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 // clock is an injectable clock tests move by hand.
 type clock struct{ off atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 type testBundle struct {
