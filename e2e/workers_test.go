@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/campaignsms/campaignsms/internal/providertest"
+	"github.com/campaignsms/campaignsms/internal/redistest"
+)
+
+type cluster struct {
+	api     api
+	apiProc *proc
+	workers []*proc
+	fake    *providertest.Server
+	env     map[string]string
+}
+
+// startCluster starts the API and n workers on an isolated real Redis
+// database with the demo data, all sending to one fake provider.
+func startCluster(t *testing.T, n int, faults providertest.Faults, extra map[string]string) *cluster {
+	t.Helper()
+	fake := providertest.Start(providertest.Options{Faults: faults, Seed: 11})
+	t.Cleanup(fake.Close)
+	env := map[string]string{
+		"REDIS_URL": redistest.URL(t), "API_TOKENS": "tok-e2e:default,tok-other:other", "DEMO_DATA": "true",
+		"HTTP_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "SMS_PROVIDER": "webhook",
+		"SMS_WEBHOOK_URL": fake.URL, "BATCH_SIZE": "25", "WORKER_CONCURRENCY": "4",
+		"RECONCILE_INTERVAL": "2s", "LOG_LEVEL": "info",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	c := &cluster{fake: fake, env: env}
+	c.apiProc = startProc(t, "api", "api", env)
+	addr := c.apiProc.waitLog(t, listenRe, 30*time.Second)[1]
+	c.api = api{base: "http://" + addr, token: "tok-e2e"}
+	for i := range n {
+		c.addWorker(t, i)
+	}
+	return c
+}
+
+func (c *cluster) addWorker(t *testing.T, i int) *proc {
+	t.Helper()
+	w := startProc(t, "worker-"+strconv.Itoa(i), "worker", c.env)
+	c.workers = append(c.workers, w)
+	return w
+}
+
+func TestTwoWorkerProcessesOnRealRedis(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 2, providertest.Faults{Latency: 2 * time.Millisecond}, nil)
+	code, body := c.api.call(t, "POST", "/api/v1/initiate/demo/sms", `{"templateId":"hfu7VL6sBhI6NPm"}`)
+	if code != 200 || body["results"].(map[string]any)["batchesProcessed"] != 20.0 {
+		t.Fatalf("initiate: %d %v", code, body)
+	}
+	st := c.api.waitDone(t, body["initiationId"].(string), 90*time.Second)
+	if r := st["results"].(map[string]any); r["sent"] != 500.0 || st["state"] != "completed" {
+		t.Fatalf("status: %v", st)
+	}
+	for id, n := range c.fake.Accepted() {
+		if n != 1 {
+			t.Errorf("%s accepted %d times", id, n)
+		}
+	}
+	if got := len(c.fake.Accepted()); got != 500 {
+		t.Fatalf("provider accepted %d distinct messages", got)
+	}
+	for _, w := range c.workers {
+		if w.count(`"msg":"batch finished"`) == 0 {
+			t.Errorf("%s processed no batch", w.name)
+		}
+	}
+	// Another org's token sees none of it.
+	other := api{base: c.api.base, token: "tok-other"}
+	if code, _ := other.call(t, "GET", "/api/v1/initiations/"+body["initiationId"].(string), ""); code != 404 {
+		t.Fatalf("other org read the initiation: %d", code)
+	}
+
+}
