@@ -5,59 +5,71 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/campaignsms/campaignsms/internal/customer"
 )
 
-// upsertCustomer writes one record and moves it between the status and
-// language indexes in one step, so a filter never sees a customer in two
-// statuses or in none. A known id keeps its place in the insertion order.
+// upsertCustomers writes many records in one call and moves each between the
+// status and language indexes in the same step, so a filter never sees a
+// customer in two statuses or in none. A known id keeps its place in the
+// insertion order. The attr hash remembers, per customer, what it is indexed
+// under and which fields it has ("status\tlanguage\tf1\31f2..."), so an update
+// needs no JSON decoding in Lua; field counts are summed per call.
 //
-// KEYS: ids, seq, cust, fields, attr. ARGV: key prefix, id, record JSON,
-// status, language (both as indexed, computed in Go so Lua's ASCII-only
-// string.lower never decides an index), present field names...
-// Returns 1 when the customer was created, 0 when it was updated.
-var upsertCustomer = redis.NewScript(`
-local prefix, id = ARGV[1], ARGV[2]
-local old = redis.call('HGET', KEYS[3], id)
-local created = 0
-local attr = redis.call('HGET', KEYS[5], id)
-if attr then
-  local tab = string.find(attr, '\t', 1, true)
-  local ps, lang = string.sub(attr, 1, tab - 1), string.sub(attr, tab + 1)
-  if ps ~= '' then redis.call('SREM', prefix .. 'ps:' .. ps, id) end
-  if lang ~= '' then redis.call('SREM', prefix .. 'lang:' .. lang, id) end
-end
-if old then
-  local ok, rec = pcall(cjson.decode, old)
-  if ok and type(rec) == 'table' then
-    for k, v in pairs(rec) do
-      if v ~= nil and v ~= cjson.null and v ~= '' then
-        if redis.call('HINCRBY', KEYS[4], k, -1) <= 0 then redis.call('HDEL', KEYS[4], k) end
-      end
+// KEYS: ids, seq, cust, fields, attr. ARGV: key prefix, then per record: id,
+// record JSON, status, language (both as indexed, computed in Go so Lua's
+// ASCII-only string.lower never decides an index), present fields joined by
+// \31. Returns how many records were new.
+var upsertCustomers = redis.NewScript(`
+local prefix = ARGV[1]
+local created, delta = 0, {}
+for i = 2, #ARGV, 5 do
+  local id, data, ps, lang, fields = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local attr = redis.call('HGET', KEYS[5], id)
+  local oldps, oldlang = '', ''
+  if attr then
+    local a = string.find(attr, '\t', 1, true)
+    local b = string.find(attr, '\t', a + 1, true)
+    oldps = string.sub(attr, 1, a - 1)
+    oldlang = string.sub(attr, a + 1, (b or 0) - 1)
+    if b then
+      for f in string.gmatch(string.sub(attr, b + 1), '[^\31]+') do delta[f] = (delta[f] or 0) - 1 end
     end
+  else
+    redis.call('ZADD', KEYS[1], 'NX', redis.call('INCR', KEYS[2]), id)
+    created = created + 1
   end
-else
-  local seq = redis.call('INCR', KEYS[2])
-  redis.call('ZADD', KEYS[1], 'NX', seq, id)
-  created = 1
+  if oldps ~= ps then
+    if oldps ~= '' then redis.call('SREM', prefix .. 'ps:' .. oldps, id) end
+    if ps ~= '' then redis.call('SADD', prefix .. 'ps:' .. ps, id) end
+  end
+  if oldlang ~= lang then
+    if oldlang ~= '' then redis.call('SREM', prefix .. 'lang:' .. oldlang, id) end
+    if lang ~= '' then redis.call('SADD', prefix .. 'lang:' .. lang, id) end
+  end
+  for f in string.gmatch(fields, '[^\31]+') do delta[f] = (delta[f] or 0) + 1 end
+  redis.call('HSET', KEYS[3], id, data)
+  redis.call('HSET', KEYS[5], id, ps .. '\t' .. lang .. '\t' .. fields)
 end
-redis.call('HSET', KEYS[3], id, ARGV[3])
-redis.call('HSET', KEYS[5], id, ARGV[4] .. '\t' .. ARGV[5])
-if ARGV[4] ~= '' then redis.call('SADD', prefix .. 'ps:' .. ARGV[4], id) end
-if ARGV[5] ~= '' then redis.call('SADD', prefix .. 'lang:' .. ARGV[5], id) end
-for i = 6, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+for f, d in pairs(delta) do
+  if d ~= 0 and redis.call('HINCRBY', KEYS[4], f, d) <= 0 then redis.call('HDEL', KEYS[4], f) end
+end
 return created
 `)
+
+// fieldSep separates field names in the attr hash; a key holding it is
+// never counted (it cannot be a template placeholder either).
+const fieldSep = '\x1f'
 
 // presentFields lists the fields of r that count as present for templates:
 // the same rule as the upsert script's (not null, not "").
 func presentFields(r customer.Record) []string {
 	out := make([]string, 0, len(r))
 	for k := range r {
-		if v, ok := r.Get(k); ok && v != "" {
+		if v, ok := r.Get(k); ok && v != "" && !strings.ContainsRune(k, fieldSep) {
 			out = append(out, k)
 		}
 	}
@@ -71,44 +83,43 @@ type UpsertResult struct {
 	Updated int
 }
 
-// UpsertCustomers writes records in one pipeline. Each record is its own
-// atomic script run, so a crash midway leaves every record either old or new,
-// and a retry of the same request converges.
+// UpsertCustomers writes records, up to 200 per script call, all calls in
+// one pipeline. Each call is atomic, so a crash midway leaves every record
+// either old or new, and a retry of the same request converges.
 func (s *Store) UpsertCustomers(ctx context.Context, org, campaign string, recs []customer.Record) (UpsertResult, error) {
 	k := ckeys(org, campaign)
 	keys := []string{k.ids(), k.seq(), k.cust(), k.fields(), k.attr()}
-	if err := upsertCustomer.Load(ctx, s.rdb).Err(); err != nil {
+	if err := upsertCustomers.Load(ctx, s.rdb).Err(); err != nil {
 		return UpsertResult{}, fmt.Errorf("load upsert script: %w", err)
 	}
-	var res UpsertResult
-	const chunk = 2000
-	for start := 0; start < len(recs); start += chunk {
-		end := min(start+chunk, len(recs))
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, 0, end-start)
-		for _, r := range recs[start:end] {
+	const perCall = 200
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, 0, len(recs)/perCall+1)
+	for start := 0; start < len(recs); start += perCall {
+		chunk := recs[start:min(start+perCall, len(recs))]
+		args := make([]any, 0, 1+5*len(chunk))
+		args = append(args, k.prefix)
+		for _, r := range chunk {
 			data, err := json.Marshal(r)
 			if err != nil {
-				return res, fmt.Errorf("encode customer %s: %w", r.ID(), err)
+				return UpsertResult{}, fmt.Errorf("encode customer %s: %w", r.ID(), err)
 			}
-			args := make([]any, 0, 5+len(r))
-			args = append(args, k.prefix, r.ID(), data, r.PaymentStatus(), r.Language())
-			for _, f := range presentFields(r) {
-				args = append(args, f)
-			}
-			cmds = append(cmds, upsertCustomer.EvalSha(ctx, pipe, keys, args...))
+			args = append(args, r.ID(), data, r.PaymentStatus(), r.Language(), strings.Join(presentFields(r), string(fieldSep)))
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return res, fmt.Errorf("upsert customers: %w", err)
-		}
-		for _, c := range cmds {
-			if n, _ := c.Int(); n == 1 {
-				res.Created++
-			} else {
-				res.Updated++
-			}
-		}
+		cmds = append(cmds, upsertCustomers.EvalSha(ctx, pipe, keys, args...))
 	}
+	if len(cmds) == 0 {
+		return UpsertResult{}, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return UpsertResult{}, fmt.Errorf("upsert customers: %w", err)
+	}
+	var res UpsertResult
+	for _, c := range cmds {
+		n, _ := c.Int()
+		res.Created += n
+	}
+	res.Updated = len(recs) - res.Created
 	return res, nil
 }
 
