@@ -71,8 +71,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 
 	svc := initiate.New(initiate.Params{Store: st, Queue: q, Log: log.Named("initiate"), BatchSize: cfg.BatchSize})
-	api := httpapi.New(httpapi.Params{Store: st, Initiate: svc, Tokens: cfg.Tokens, Log: log.Named("http")})
-	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	api := httpapi.New(httpapi.Params{Store: st, Initiate: svc, Tokens: cfg.Tokens, DLRToken: cfg.DLRToken, Log: log.Named("http")})
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}

@@ -147,7 +147,7 @@ func (w *webhook) Send(ctx context.Context, m Message) (Result, error) {
 	}
 
 	start := time.Now()
-	resp, err := w.client.Do(req)
+	resp, err := w.client.Do(req) //nolint:bodyclose // drainClose below closes it after draining
 	if err != nil {
 		err = classifyNetError(ctx, err)
 		w.debug(m, 0, start, err)

@@ -284,7 +284,7 @@ func TestTimeoutHoldAndClose(t *testing.T) {
 	hr, _ := http.NewRequestWithContext(ctx, "POST", s.URL, strings.NewReader(body("a", "+91")))
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Idempotency-Key", "a")
-	if _, err := c.Do(hr); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Do(hr); !errors.Is(err, context.DeadlineExceeded) { //nolint:bodyclose // the call fails: there is no body
 		t.Errorf("err = %v, want deadline exceeded", err)
 	}
 	cancel()

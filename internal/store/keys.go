@@ -50,10 +50,6 @@ func (k campaignKeys) seq() string    { return k.prefix + "seq" }
 func (k campaignKeys) cust() string   { return k.prefix + "cust" }
 func (k campaignKeys) fields() string { return k.prefix + "fields" }
 func (k campaignKeys) attr() string   { return k.prefix + "attr" }
-func (k campaignKeys) status(s string) string {
-	return k.prefix + "ps:" + s
-}
-func (k campaignKeys) lang(l string) string { return k.prefix + "lang:" + l }
 
 type initKeys struct{ prefix string }
 
@@ -66,11 +62,6 @@ func (k initKeys) rec() string   { return k.prefix + "rec" }
 func (k initKeys) done() string  { return k.prefix + "done" }
 func (k initKeys) dlr() string   { return k.prefix + "dlr" }
 func (k initKeys) errs() string  { return k.prefix + "errs" }
-
-// all lists every key of the initiation, for scripts that must declare them.
-func (k initKeys) all() []string {
-	return []string{k.meta(), k.st(), k.rec(), k.dlr(), k.errs(), k.done()}
-}
 
 func orgCampaigns(org string) string { return "cs:o:" + org + ":campaigns" }
 func orgTemplate(org, id string) string {
