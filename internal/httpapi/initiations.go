@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 
 	"github.com/campaignsms/campaignsms/internal/apperr"
 	"github.com/campaignsms/campaignsms/internal/initiate"
@@ -39,15 +41,40 @@ func (s *Server) initiate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.ini.Initiate(c.Request().Context(), orgOf(c), c.Param("campaignId"), req)
+	key, hasKey, err := idempotencyKey(c)
 	if err != nil {
 		return err
+	}
+	org := orgOf(c)
+	// A dry run is never stored under a key, so it does not take one either.
+	hasKey = hasKey && !req.DryRun
+	fp := fingerprint(org, c.Request().URL.Path, req.Canonical())
+	if hasKey {
+		if handled, err := s.claimKey(c, key, fp); handled || err != nil {
+			return err
+		}
+	}
+	res, err := s.ini.Initiate(c.Request().Context(), org, c.Param("campaignId"), req)
+	if hasKey && (err != nil || res.InitiationID == "") {
+		s.releaseKey(org, key, fp)
+	}
+	if err != nil {
+		return err
+	}
+	status, out := initiateAnswer(res)
+	if hasKey {
+		raw, _ := json.Marshal(out)
+		ctx, cancel := detached()
+		err := s.st.StoreIdempotentAnswer(ctx, org, key, fp, status, raw)
+		cancel()
+		if err != nil {
+			s.log.Error("store idempotent answer", zap.String("initiation", res.InitiationID), zap.Error(err))
+		}
 	}
 	if wait, ok := preferWait(c); ok && res.InitiationID != "" {
 		c.Response().Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
 		return s.waitAndReport(c, res.InitiationID, wait)
 	}
-	status, out := initiateAnswer(res)
 	return c.JSON(status, out)
 }
 
