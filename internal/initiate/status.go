@@ -58,6 +58,12 @@ func (s *Service) Status(ctx context.Context, org, id string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Pending() <= 0 {
+		// Every message is final, so every batch's work is done, even if
+		// the worker has not marked its batch yet: the totals never
+		// disagree with each other.
+		c.BatchesDone = int64(ini.Batches)
+	}
 	out := &Status{Initiation: ini, Counters: c, Errors: errs}
 	switch {
 	case c.CancelledState:
