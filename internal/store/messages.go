@@ -54,43 +54,47 @@ local meta, st = KEYS[1], KEYS[2]
 local now, lease, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if redis.call('EXISTS', meta) == 0 then return {} end
 local cancelled = redis.call('HGET', meta, 'state') == 'cancelled'
-local out, claimed, converted = {}, 0, 0
-for i = 4, #ARGV do
-  local n = ARGV[i]
-  local cur = redis.call('HGET', st, n)
+local ns = {unpack(ARGV, 4)}
+local cur = redis.call('HMGET', st, unpack(ns))
+local out, set, claimed, converted = {}, {}, 0, 0
+for i, n in ipairs(ns) do
+  local c = cur[i]
   local res
-  if not cur or cur == 'p' then
+  if not c or c == 'p' then
     if cancelled then
-      redis.call('HSET', st, n, 'C'); res = 'C'
+      set[#set + 1] = n; set[#set + 1] = 'C'; res = 'C'
     else
-      redis.call('HSET', st, n, 's|' .. owner .. '|' .. (now + lease) .. '|1')
+      set[#set + 1] = n; set[#set + 1] = 's|' .. owner .. '|' .. (now + lease) .. '|1'
       claimed = claimed + 1; res = '1'
     end
-  elseif string.sub(cur, 1, 2) == 's|' then
-    local o, l, a = parse(cur)
+  elseif string.sub(c, 1, 2) == 's|' then
+    local o, l, a = parse(c)
     if o == owner then
       res = tostring(a)
     elseif l and l > now then
       res = 'busy'
     elseif cancelled then
-      redis.call('HSET', st, n, 'C')
-      redis.call('HINCRBY', meta, 'inflight', -1)
-      redis.call('HINCRBY', meta, 'cancelled', 1)
+      set[#set + 1] = n; set[#set + 1] = 'C'
       converted = converted + 1; res = 'C'
     else
-      redis.call('HSET', st, n, 's|' .. owner .. '|' .. (now + lease) .. '|' .. ((a or 0) + 1))
+      set[#set + 1] = n; set[#set + 1] = 's|' .. owner .. '|' .. (now + lease) .. '|' .. ((a or 0) + 1)
       res = tostring((a or 0) + 1)
     end
   else
     res = 'final'
   end
-  out[#out + 1] = res
+  out[i] = res
 end
+if #set > 0 then redis.call('HSET', st, unpack(set)) end
 if claimed > 0 then
   redis.call('HINCRBY', meta, 'inflight', claimed)
   redis.call('HSETNX', meta, 'started', now)
 end
-if converted > 0 then complete(meta, now) end
+if converted > 0 then
+  redis.call('HINCRBY', meta, 'inflight', -converted)
+  redis.call('HINCRBY', meta, 'cancelled', converted)
+  complete(meta, now)
+end
 return out
 `)
 
@@ -126,48 +130,58 @@ var finishScript = redis.NewScript(luaPrelude + `
 local meta, st, rec, dlr, errs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, owner = tonumber(ARGV[1]), ARGV[2]
 if redis.call('EXISTS', meta) == 0 then return 0 end
-local cancelled = redis.call('HGET', meta, 'state') == 'cancelled'
-local applied = 0
-for i = 3, #ARGV, 4 do
-  local n, out, r, e = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local cur = redis.call('HGET', st, n)
+local ns = {}
+for i = 3, #ARGV, 4 do ns[#ns + 1] = ARGV[i] end
+local cur = redis.call('HMGET', st, unpack(ns))
+local early = redis.call('HLEN', dlr) > 0
+local set, recs, d = {}, {}, {inflight = 0, sent = 0, delivered = 0, failed = 0, skipped = 0}
+local applied, nerrs = 0, nil
+for j, n in ipairs(ns) do
+  local i = 3 + 4 * (j - 1)
+  local out, r, e = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local c = cur[j]
   local claimedBy = nil
-  if cur and string.sub(cur, 1, 2) == 's|' then claimedBy = parse(cur) end
+  if c and string.sub(c, 1, 2) == 's|' then claimedBy = parse(c) end
   if out == 'R' then
     if claimedBy == owner then
-      redis.call('HSET', st, n, 'p')
-      redis.call('HINCRBY', meta, 'inflight', -1)
+      set[#set + 1] = n; set[#set + 1] = 'p'
+      d.inflight = d.inflight - 1
     end
   elseif claimedBy then
     -- Any run's result stands: a run whose lease expired and was taken over
     -- still made a real attempt; the later run then finds the message final.
-    redis.call('HINCRBY', meta, 'inflight', -1)
-    do
-      local final = out
-      if out == 'S' then
-        redis.call('HINCRBY', meta, 'sent', 1)
-        local d = redis.call('HGET', dlr, n)
-        if d then
-          redis.call('HDEL', dlr, n)
-          if string.sub(d, 1, 1) == 'D' then
-            final = 'D'; redis.call('HINCRBY', meta, 'delivered', 1)
-          else
-            final = 'F'
-            redis.call('HINCRBY', meta, 'sent', -1); redis.call('HINCRBY', meta, 'failed', 1)
-          end
-          redis.call('HSET', rec, n .. ':dlr', d)
+    d.inflight = d.inflight - 1
+    local final = out
+    if out == 'S' then
+      d.sent = d.sent + 1
+      local report = early and redis.call('HGET', dlr, n)
+      if report then
+        redis.call('HDEL', dlr, n)
+        if string.sub(report, 1, 1) == 'D' then
+          final = 'D'; d.delivered = d.delivered + 1
+        else
+          final = 'F'; d.sent = d.sent - 1; d.failed = d.failed + 1
         end
-      elseif out == 'F' then
-        redis.call('HINCRBY', meta, 'failed', 1)
-        if e ~= '' and redis.call('LLEN', errs) < 100 then redis.call('RPUSH', errs, e) end
-      else
-        redis.call('HINCRBY', meta, 'skipped', 1)
+        recs[#recs + 1] = n .. ':dlr'; recs[#recs + 1] = report
       end
-      redis.call('HSET', st, n, final)
-      if r ~= '' then redis.call('HSET', rec, n, r) end
-      applied = applied + 1
+    elseif out == 'F' then
+      d.failed = d.failed + 1
+      if e ~= '' then
+        nerrs = nerrs or redis.call('LLEN', errs)
+        if nerrs < 100 then redis.call('RPUSH', errs, e); nerrs = nerrs + 1 end
+      end
+    else
+      d.skipped = d.skipped + 1
     end
+    set[#set + 1] = n; set[#set + 1] = final
+    if r ~= '' then recs[#recs + 1] = n; recs[#recs + 1] = r end
+    applied = applied + 1
   end
+end
+if #set > 0 then redis.call('HSET', st, unpack(set)) end
+if #recs > 0 then redis.call('HSET', rec, unpack(recs)) end
+for k, v in pairs(d) do
+  if v ~= 0 then redis.call('HINCRBY', meta, k, v) end
 end
 complete(meta, now)
 return applied
