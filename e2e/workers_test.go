@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,10 +72,42 @@ func TestTwoWorkerProcessesOnRealRedis(t *testing.T) {
 	if got := len(c.fake.Accepted()); got != 500 {
 		t.Fatalf("provider accepted %d distinct messages", got)
 	}
+	var sent float64
 	for _, w := range c.workers {
 		if w.count(`"msg":"batch finished"`) == 0 {
 			t.Errorf("%s processed no batch", w.name)
 		}
+		addr := w.waitLog(t, metricsRe, 5*time.Second)[1]
+		if code, _ := get(t, "http://"+addr+"/healthz"); code != 200 {
+			t.Errorf("%s /healthz: %d", w.name, code)
+		}
+		_, page := get(t, "http://"+addr+"/metrics")
+		sent += metricValue(t, page, `campaignsms_messages_total{outcome="sent"}`)
+		for _, name := range []string{"campaignsms_provider_request_duration_seconds_bucket", "campaignsms_batch_duration_seconds_count", `asynq_queue_size{queue="sms",state="pending"}`} {
+			if !strings.Contains(page, name) {
+				t.Errorf("%s /metrics lacks %s", w.name, name)
+			}
+		}
+	}
+	if sent != 500 {
+		t.Errorf("workers' metrics count %v sent messages, want 500", sent)
+	}
+	if _, page := get(t, c.api.base+"/metrics"); !strings.Contains(page, `campaignsms_http_requests_total{method="POST",route="/api/v1/initiate/:campaignId/sms",status="200"} 1`) {
+		t.Errorf("api /metrics lacks the initiate request:\n%s", page)
+	}
+	// Tokens, phone numbers and message bodies stay out of info-level logs.
+	m, _ := c.fake.Received(firstAccepted(c))
+	for _, p := range append([]*proc{c.apiProc}, c.workers...) {
+		out := p.out.String()
+		for _, secret := range []string{"tok-e2e", "tok-other", m.To, m.Body} {
+			if secret != "" && strings.Contains(out, secret) {
+				t.Errorf("%s log contains %q", p.name, secret)
+			}
+		}
+	}
+	// With REDIS_URL and no MONITORING_USER the dashboard does not exist.
+	if code, _ := get(t, c.api.base+"/monitoring/"); code != 404 {
+		t.Errorf("/monitoring/ without credentials on a real Redis: %d, want 404", code)
 	}
 	// Another org's token sees none of it.
 	other := api{base: c.api.base, token: "tok-other"}
@@ -79,4 +115,40 @@ func TestTwoWorkerProcessesOnRealRedis(t *testing.T) {
 		t.Fatalf("other org read the initiation: %d", code)
 	}
 
+}
+
+var metricsRe = regexp.MustCompile(`"msg":"metrics listening","addr":"([^"]+)"`)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:noctx // a test's one-off request
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metricValue returns the value of the sample line that starts with name.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(page, "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// firstAccepted returns the id of some message the fake provider accepted.
+func firstAccepted(c *cluster) string {
+	for id := range c.fake.Accepted() {
+		return id
+	}
+	return ""
 }

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"go.uber.org/zap"
 
 	"github.com/campaignsms/campaignsms/internal/app"
@@ -19,6 +21,7 @@ import (
 	"github.com/campaignsms/campaignsms/internal/demo"
 	"github.com/campaignsms/campaignsms/internal/httpapi"
 	"github.com/campaignsms/campaignsms/internal/initiate"
+	"github.com/campaignsms/campaignsms/internal/metrics"
 	"github.com/campaignsms/campaignsms/internal/queue"
 	"github.com/campaignsms/campaignsms/internal/store"
 )
@@ -41,6 +44,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	log := app.NewLogger(cfg.LogLevel, stdout)
 	defer func() { _ = log.Sync() }()
+	app.RouteRedisLogs(log)
 	log.Info("starting api", cfg.Fields()...)
 
 	rdb, err := app.OpenRedis(ctx, cfg)
@@ -62,16 +66,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		}
 		log.Info("demo data", zap.Bool("loaded", loaded), zap.String("campaign", demo.CampaignID), zap.String("template", demo.TemplateID))
 	}
+	m := metrics.New()
+	m.Registry.MustRegister(metrics.NewQueueCollector(q.Inspector()))
 	if cfg.Embedded() {
-		w, err := app.StartWorker(ctx, cfg, rdb, st, q, log)
+		w, err := app.StartWorker(ctx, cfg, rdb, st, q, m, log)
 		if err != nil {
 			return err
 		}
 		defer w.Stop()
 	}
 
+	mon, closeMon, err := monitoring(cfg, rdb)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closeMon() }()
 	svc := initiate.New(initiate.Params{Store: st, Queue: q, Log: log.Named("initiate"), BatchSize: cfg.BatchSize})
-	api := httpapi.New(httpapi.Params{Store: st, Initiate: svc, Tokens: cfg.Tokens, DLRToken: cfg.DLRToken, Log: log.Named("http")})
+	api := httpapi.New(httpapi.Params{Store: st, Initiate: svc, Tokens: cfg.Tokens, DLRToken: cfg.DLRToken, Log: log.Named("http"), Metrics: m, Monitoring: mon})
 	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -85,6 +96,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		ready(addr)
 	}
 	return api.Serve(ctx, l)
+}
+
+// monitoring builds the asynq dashboard: open on the embedded Redis, behind
+// basic auth when credentials are set, and absent (404) on a real Redis
+// without them. It opens its own Redis clients, closed on shutdown.
+func monitoring(cfg config.Config, rdb *app.Redis) (httpapi.Monitoring, func() error, error) {
+	nop := func() error { return nil }
+	if !cfg.Embedded() && cfg.MonitoringUser == "" {
+		return httpapi.Monitoring{}, nop, nil
+	}
+	var opt asynq.RedisConnOpt
+	if rdb.Embedded != nil {
+		opt = asynq.RedisClientOpt{Addr: rdb.Embedded.Addr()}
+	} else {
+		opts, err := cfg.RedisOptions()
+		if err != nil {
+			return httpapi.Monitoring{}, nop, err
+		}
+		opt = config.NewAsynqRedisOpt(opts)
+	}
+	h := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: opt, ReadOnly: cfg.MonitoringReadOnly})
+	return httpapi.Monitoring{Handler: h, User: cfg.MonitoringUser, Password: cfg.MonitoringPassword}, h.Close, nil
 }
 
 // banner prints a ready-to-paste example for the one-command local run.

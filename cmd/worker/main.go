@@ -14,6 +14,7 @@ import (
 
 	"github.com/campaignsms/campaignsms/internal/app"
 	"github.com/campaignsms/campaignsms/internal/config"
+	"github.com/campaignsms/campaignsms/internal/metrics"
 	"github.com/campaignsms/campaignsms/internal/queue"
 	"github.com/campaignsms/campaignsms/internal/store"
 )
@@ -34,6 +35,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log := app.NewLogger(cfg.LogLevel, stdout)
 	defer func() { _ = log.Sync() }()
+	app.RouteRedisLogs(log)
 	log.Info("starting worker", cfg.Fields()...)
 
 	rdb, err := app.OpenRedis(ctx, cfg)
@@ -48,12 +50,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	q := queue.NewClient(rdb.Client)
 	defer func() { _ = q.Close() }()
 
-	w, err := app.StartWorker(ctx, cfg, rdb, st, q, log)
+	m := metrics.New()
+	m.Registry.MustRegister(metrics.NewQueueCollector(q.Inspector()))
+	w, err := app.StartWorker(ctx, cfg, rdb, st, q, m, log)
 	if err != nil {
 		return err
 	}
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	merr := make(chan error, 1)
+	go func() {
+		merr <- m.Serve(mctx, cfg.MetricsAddr, func(addr string) {
+			log.Info("metrics listening", zap.String("addr", addr))
+		})
+	}()
 	log.Info("worker running")
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-merr:
+		w.Stop()
+		return err
+	}
 	log.Info("worker stopping")
 	w.Stop()
 	log.Info("worker stopped")

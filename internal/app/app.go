@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -100,4 +102,28 @@ func NewProvider(cfg config.Config, log *zap.Logger) (provider.Provider, error) 
 		return provider.NewWebhook(provider.WebhookParams{URL: cfg.SMSWebhookURL, Token: cfg.SMSWebhookToken, Log: log.Named("webhook")}), nil
 	}
 	return nil, errors.New("config: SMS_PROVIDER: unknown provider " + cfg.SMSProvider)
+}
+
+// redisLogs forwards go-redis' own messages (sentinel failovers, pool
+// warnings) to the program's logger as structured lines. go-redis has one
+// process-wide logger, so this is the one package-level state here; the
+// target is swapped atomically so that tests running several programs in one
+// process do not race.
+var redisLogs struct {
+	once   sync.Once
+	target atomic.Pointer[zap.Logger]
+}
+
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if l := redisLogs.target.Load(); l != nil {
+		l.Warn(fmt.Sprintf(format, v...))
+	}
+}
+
+// RouteRedisLogs sends go-redis' messages to log instead of stderr.
+func RouteRedisLogs(log *zap.Logger) {
+	redisLogs.target.Store(log.Named("redis"))
+	redisLogs.once.Do(func() { redis.SetLogger(redisLogger{}) })
 }

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/campaignsms/campaignsms/internal/config"
+	"github.com/campaignsms/campaignsms/internal/metrics"
 	"github.com/campaignsms/campaignsms/internal/queue"
 	"github.com/campaignsms/campaignsms/internal/store"
 	"github.com/campaignsms/campaignsms/internal/worker"
@@ -20,7 +21,7 @@ type Worker struct {
 }
 
 // StartWorker starts sending batches and reconciling initiations.
-func StartWorker(ctx context.Context, cfg config.Config, rdb *Redis, st *store.Store, q *queue.Client, log *zap.Logger) (*Worker, error) {
+func StartWorker(ctx context.Context, cfg config.Config, rdb *Redis, st *store.Store, q *queue.Client, m *metrics.Metrics, log *zap.Logger) (*Worker, error) {
 	prov, err := NewProvider(cfg, log)
 	if err != nil {
 		return nil, err
@@ -31,7 +32,7 @@ func StartWorker(ctx context.Context, cfg config.Config, rdb *Redis, st *store.S
 	}
 	h := worker.NewHandler(worker.HandlerParams{
 		Store: st, Provider: prov, Log: log.Named("worker"), Limiter: lim,
-		Concurrency: cfg.SendConcurrency, MaxAttempts: cfg.SendMaxAttempts,
+		Concurrency: cfg.SendConcurrency, MaxAttempts: cfg.SendMaxAttempts, Metrics: m,
 	})
 	srv := worker.NewServer(worker.ServerParams{
 		Redis: rdb.Client, Handler: h, Log: log.Named("worker"),

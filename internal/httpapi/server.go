@@ -32,9 +32,18 @@ type Params struct {
 	Store    *store.Store
 	Initiate *initiate.Service
 	Tokens   map[string]string // token -> org
+	DLRToken string            // delivery reports' bearer token; empty: no DLR route
 	Log      *zap.Logger
-	// Mount adds routes owned by other parts (dashboard, metrics).
-	Mount func(e *echo.Echo)
+	// Metrics, when set, is served at /metrics and told about every request.
+	Metrics Observer
+	// Monitoring is the dashboard mounted at /monitoring/.
+	Monitoring Monitoring
+}
+
+// Observer receives every answered request and serves the metrics page.
+type Observer interface {
+	ObserveHTTP(method, route string, status int, d time.Duration)
+	Handler() http.Handler
 }
 
 // Server is the HTTP API.
@@ -44,6 +53,7 @@ type Server struct {
 	ini    *initiate.Service
 	tokens tokens
 	log    *zap.Logger
+	obs    Observer
 }
 
 // New builds the API with all its routes.
@@ -53,7 +63,7 @@ func New(p Params) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{e: e, st: p.Store, ini: p.Initiate, tokens: newTokens(p.Tokens), log: p.Log}
+	s := &Server{e: e, st: p.Store, ini: p.Initiate, tokens: newTokens(p.Tokens), log: p.Log, obs: p.Metrics}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.RequestID())
 	e.Use(s.accessLog)
@@ -64,15 +74,22 @@ func New(p Params) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/api/v1/openapi.json", s.openapi)
+	if p.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(p.Metrics.Handler()))
+	}
 	api := e.Group("/api/v1")
 	v := api.Group("", s.auth)
 	v.POST("/initiate/:campaignId/sms", s.initiate)
 	v.GET("/initiations", s.listInitiations)
 	v.GET("/initiations/:id", s.getInitiation)
 	v.DELETE("/initiations/:id", s.cancelInitiation)
-	if p.Mount != nil {
-		p.Mount(e)
-	}
+	s.routesManagement(v, api, p.DLRToken)
+	s.mountMonitoring(e, p.Monitoring)
+	// The group's auth middleware makes echo route every unknown /api/v1
+	// path to a catch-all, which would answer 404 where SPEC wants 405.
+	v.RouteNotFound("", s.noRoute)
+	v.RouteNotFound("/*", s.noRoute)
 	return s
 }
 
@@ -106,6 +123,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		err := next(c)
 		if err != nil {
 			c.Error(err)
+		}
+		if s.obs != nil {
+			s.obs.ObserveHTTP(c.Request().Method, c.Path(), c.Response().Status, time.Since(start))
 		}
 		s.log.Info("request",
 			zap.String("method", c.Request().Method), zap.String("route", c.Path()),
