@@ -69,7 +69,6 @@ var unauthenticated = map[string]string{
 	"GET /healthz":                         "",
 	"GET /readyz":                          "",
 	"GET /metrics":                         "",
-	"GET /api/v1/openapi.json":             "",
 }
 
 func loadOpenAPI(t *testing.T, raw []byte) *openapi3.T {
@@ -170,8 +169,10 @@ func newOAEnv(t *testing.T) *oaEnv {
 		t: t, url: srv.URL, st: st, q: q, hit: map[string]bool{},
 		prov: provider.NewWebhook(provider.WebhookParams{URL: fake.URL, Timeout: 5 * time.Second}),
 	}
-	// The document under test is the one the server serves, without a token.
-	res, err := http.Get(srv.URL + "/api/v1/openapi.json")
+	// The document under test is the one the server serves.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/openapi.json", nil)
+	req.Header.Set("Authorization", "Bearer "+tokA)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +351,8 @@ func TestOpenAPIRoutesMatchDocument(t *testing.T) {
 	// §4.7 operations.
 	e.call("GET", "/healthz", "", nil, V, 200)
 	e.call("GET", "/readyz", "", nil, V, 200)
-	e.call("GET", "/api/v1/openapi.json", "", nil, V, 200)
+	e.call("GET", "/api/v1/openapi.json", tokA, nil, V, 200)
+	e.call("GET", "/api/v1/openapi.json", "", nil, X, 401)
 
 	// §4.5 templates.
 	tpl := map[string]any{

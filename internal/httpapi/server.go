@@ -74,7 +74,6 @@ func New(p Params) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/api/v1/openapi.json", s.openapi)
 	if p.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(p.Metrics.Handler()))
 	}
@@ -84,6 +83,7 @@ func New(p Params) *Server {
 	v.GET("/initiations", s.listInitiations)
 	v.GET("/initiations/:id", s.getInitiation)
 	v.DELETE("/initiations/:id", s.cancelInitiation)
+	v.GET("/openapi.json", s.openapi)
 	s.routesManagement(v, api, p.DLRToken)
 	s.mountMonitoring(e, p.Monitoring)
 	// The group's auth middleware makes echo route every unknown /api/v1

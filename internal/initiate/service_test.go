@@ -136,7 +136,7 @@ func TestInitiateErrorsInSpecOrder(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	if _, err := b.st.SetCampaignStatus(ctx, "o", "c", store.StatusPaused); err != nil {
+	if _, err := b.st.PauseCampaign(ctx, "o", "c"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -154,7 +154,7 @@ func TestInitiateErrorsInSpecOrder(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", tc.name, err, tc.want)
 		}
 	}
-	if _, err := b.st.SetCampaignStatus(ctx, "o", "c", store.StatusActive); err != nil {
+	if _, err := b.st.ResumeCampaign(ctx, "o", "c"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := b.svc.Initiate(ctx, "o", "c", initiate.Request{TemplateID: "t", Filters: filter.Filters{IDs: []string{"none"}}})

@@ -40,23 +40,6 @@ func (s *Store) CreateCampaign(ctx context.Context, c *Campaign) error {
 	return nil
 }
 
-// SaveCampaign overwrites the metadata of an existing campaign (not its status).
-func (s *Store) SaveCampaign(ctx context.Context, c *Campaign) error {
-	c.UpdatedAt = s.Now()
-	data, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("encode campaign: %w", err)
-	}
-	k := ckeys(c.Org, c.ID)
-	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, k.meta(), "data", data)
-	pipe.ZAddNX(ctx, orgCampaigns(c.Org), redis.Z{Score: unixMs(c.CreatedAt), Member: c.ID})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("save campaign: %w", err)
-	}
-	return nil
-}
-
 // Campaign returns the campaign, or a NotFound error.
 func (s *Store) Campaign(ctx context.Context, org, id string) (*Campaign, error) {
 	if !ValidID(id) {
@@ -102,51 +85,4 @@ func (s *Store) CampaignStatus(ctx context.Context, org, id string) (string, err
 		st = StatusActive
 	}
 	return st, nil
-}
-
-// SetCampaignStatus pauses or resumes a campaign. It is idempotent.
-func (s *Store) SetCampaignStatus(ctx context.Context, org, id, status string) (*Campaign, error) {
-	c, err := s.Campaign(ctx, org, id)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status == status {
-		return c, nil
-	}
-	now := s.Now()
-	c.Status = status
-	c.UpdatedAt = now
-	if status == StatusPaused {
-		c.PausedAt = &now
-	} else {
-		c.PausedAt = nil
-	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encode campaign: %w", err)
-	}
-	if err := s.rdb.HSet(ctx, ckeys(org, id).meta(), "status", status, "data", data).Err(); err != nil {
-		return nil, fmt.Errorf("set campaign status: %w", err)
-	}
-	return c, nil
-}
-
-// ListCampaigns returns all campaigns of an org, newest first.
-func (s *Store) ListCampaigns(ctx context.Context, org string) ([]*Campaign, error) {
-	ids, err := s.rdb.ZRevRange(ctx, orgCampaigns(org), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list campaigns: %w", err)
-	}
-	out := make([]*Campaign, 0, len(ids))
-	for _, id := range ids {
-		c, err := s.Campaign(ctx, org, id)
-		if apperr.KindOf(err) == apperr.NotFound {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

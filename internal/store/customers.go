@@ -100,11 +100,11 @@ func (s *Store) UpsertCustomers(ctx context.Context, org, campaign string, recs 
 		args := make([]any, 0, 1+5*len(chunk))
 		args = append(args, k.prefix)
 		for _, r := range chunk {
-			data, err := json.Marshal(r)
+			one, err := upsertArgs(k, r)
 			if err != nil {
-				return UpsertResult{}, fmt.Errorf("encode customer %s: %w", r.ID(), err)
+				return UpsertResult{}, err
 			}
-			args = append(args, r.ID(), data, r.PaymentStatus(), r.Language(), strings.Join(presentFields(r), string(fieldSep)))
+			args = append(args, one[1:]...)
 		}
 		cmds = append(cmds, upsertCustomers.EvalSha(ctx, pipe, keys, args...))
 	}
@@ -121,6 +121,16 @@ func (s *Store) UpsertCustomers(ctx context.Context, org, campaign string, recs 
 	}
 	res.Updated = len(recs) - res.Created
 	return res, nil
+}
+
+// upsertArgs are the upsert script's ARGV for the single record r (see
+// upsertCustomers in customers.go; keep the two in step).
+func upsertArgs(k campaignKeys, r customer.Record) ([]any, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode customer %s: %w", r.ID(), err)
+	}
+	return []any{k.prefix, r.ID(), data, r.PaymentStatus(), r.Language(), strings.Join(presentFields(r), string(fieldSep))}, nil
 }
 
 // CustomerCount returns how many customers the campaign has.

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -58,16 +56,6 @@ func (s *Store) AddCustomerStream(ctx context.Context, org, campaign string, chu
 		return res, batches, notFound("Campaign", campaign)
 	}
 	return res, batches, nil
-}
-
-// upsertArgs are the upsert script's ARGV for the single record r (see
-// upsertCustomers in customers.go; keep the two in step).
-func upsertArgs(k campaignKeys, r customer.Record) ([]any, error) {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode customer %s: %w", r.ID(), err)
-	}
-	return []any{k.prefix, r.ID(), data, r.PaymentStatus(), r.Language(), strings.Join(presentFields(r), string(fieldSep))}, nil
 }
 
 // UpdateCustomer reads customer id, lets merge build its new record and

@@ -51,7 +51,11 @@ if cur == 'S' then
   return 'applied'
 end
 if not cur or cur == 'p' or string.sub(cur, 1, 2) == 's|' then
-  if redis.call('HSETNX', dlr, n, report) == 1 then return 'stored' end
+  if redis.call('HSETNX', dlr, n, report) == 1 then
+    -- A failed report keeps its error entry for finishScript to list.
+    if e ~= '' then redis.call('HSET', dlr, n .. ':e', e) end
+    return 'stored'
+  end
   return 'duplicate'
 end
 return 'ignored'

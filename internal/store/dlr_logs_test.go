@@ -104,6 +104,11 @@ func TestDeliveryReportsInAnyOrder(t *testing.T) {
 		if c.Sent != 2 || c.Delivered != 2 || c.Failed != 2 {
 			t.Fatalf("after the sends: %+v", c)
 		}
+		// The early failure is listed like a late one.
+		errs, err = b.st.Errors(ctx(t), ini.ID)
+		if err != nil || len(errs) != 2 || errs[1] != (store.MessageError{ID: "L3", Code: store.CodeDeliveryFailed, Message: "absent subscriber"}) {
+			t.Fatalf("errors after an early failed report = %+v, %v", errs, err)
+		}
 		for n, want := range map[int]string{0: store.MsgDelivered, 1: store.MsgFailed, 2: store.MsgDelivered, 3: store.MsgFailed, 4: store.MsgPending} {
 			v, err := b.st.Message(ctx(t), "o", store.MessageID(ini.ID, n))
 			if err != nil {

@@ -12,7 +12,7 @@
 //	cs:{c:O:C}:ps:STATUS   set    customer ids by payment status
 //	cs:{c:O:C}:lang:LANG   set    customer ids by lower-cased language
 //	cs:{c:O:C}:fields      hash   field name -> customers that have it
-//	cs:{c:O:C}:attr        hash   customer id -> "status\tlanguage" as indexed
+//	cs:{c:O:C}:attr        hash   customer id -> "status\tlanguage\tfields" as indexed
 //	cs:o:O:campaigns       zset   campaign ids by creation time
 //	cs:o:O:tpl:T           string template JSON
 //	cs:o:O:tpls            zset   template ids by creation time

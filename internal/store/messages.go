@@ -161,6 +161,12 @@ for j, n in ipairs(ns) do
           final = 'D'; d.delivered = d.delivered + 1
         else
           final = 'F'; d.sent = d.sent - 1; d.failed = d.failed + 1
+          local ej = redis.call('HGET', dlr, n .. ':e')
+          if ej then
+            redis.call('HDEL', dlr, n .. ':e')
+            nerrs = nerrs or redis.call('LLEN', errs)
+            if nerrs < 100 then redis.call('RPUSH', errs, ej); nerrs = nerrs + 1 end
+          end
         end
         recs[#recs + 1] = n .. ':dlr'; recs[#recs + 1] = report
       end

@@ -74,26 +74,6 @@ func (s *Store) Template(ctx context.Context, org, id string) (*Template, error)
 	return &t, nil
 }
 
-// ListTemplates returns the org's templates, newest first.
-func (s *Store) ListTemplates(ctx context.Context, org string) ([]*Template, error) {
-	ids, err := s.rdb.ZRevRange(ctx, orgTemplates(org), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list templates: %w", err)
-	}
-	out := make([]*Template, 0, len(ids))
-	for _, id := range ids {
-		t, err := s.Template(ctx, org, id)
-		if apperr.KindOf(err) == apperr.NotFound {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
 // DeleteTemplate removes a template. Running initiations keep their copy.
 func (s *Store) DeleteTemplate(ctx context.Context, org, id string) error {
 	n, err := s.rdb.Del(ctx, orgTemplate(org, id)).Result()

@@ -246,7 +246,7 @@ func TestPauseStopsABatchAndResumeFinishesIt(t *testing.T) {
 	if err := b.fake.WaitAccepted(ctxT(t, 5*time.Second), 2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.st.SetCampaignStatus(context.Background(), "o", "c", store.StatusPaused); err != nil {
+	if _, err := b.st.PauseCampaign(context.Background(), "o", "c"); err != nil {
 		t.Fatal(err)
 	}
 	paused := time.Now()
@@ -266,7 +266,7 @@ func TestPauseStopsABatchAndResumeFinishesIt(t *testing.T) {
 	if err := h.ProcessBatch(context.Background(), bt); err == nil {
 		t.Fatal("a paused campaign's batch ran")
 	}
-	if _, err := b.st.SetCampaignStatus(context.Background(), "o", "c", store.StatusActive); err != nil {
+	if _, err := b.st.ResumeCampaign(context.Background(), "o", "c"); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.ProcessBatch(context.Background(), bt); err != nil {
