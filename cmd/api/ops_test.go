@@ -33,6 +33,11 @@ func TestOperationsEndpointsEmbedded(t *testing.T) {
 	if code, _ := rawGet(t, "GET", b.base+"/readyz"); code != 200 {
 		t.Fatalf("readyz: %d", code)
 	}
+	// X-Request-ID is kept and returned, and logged with the request.
+	_, _, hdr := b.call(t, "GET", "/api/v1/initiations", nil, "X-Request-ID", "req-4711")
+	if hdr.Get("X-Request-ID") != "req-4711" || !strings.Contains(b.logs.String(), `"request_id":"req-4711"`) {
+		t.Fatalf("X-Request-ID = %q", hdr.Get("X-Request-ID"))
+	}
 	// The dashboard is open on the embedded Redis, and read-only.
 	if code, body := rawGet(t, "GET", b.base+"/monitoring/"); code != 200 || !strings.Contains(body, "<html") {
 		t.Fatalf("monitoring: %d", code)
