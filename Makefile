@@ -46,9 +46,13 @@ lint:
 	echo "golangci-lint run ./..."; $(GOLANGCI) run ./... || rc=1; \
 	exit $$rc
 
-## bench: every benchmark once, with allocations
+## bench: the Go micro-benchmarks (BENCHTIME each), then the end-to-end bench (bench/):
+## its own redis-server, fake provider, api and workers; BENCH_FLAGS=-quick for small sizes
+BENCHTIME   ?= 200ms
+BENCH_FLAGS ?=
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./internal/...
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 ## fuzz: each Fuzz target for FUZZTIME (default 30s), one after the other
 fuzz:

@@ -90,6 +90,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	addr := l.Addr().String()
 	log.Info("api listening", zap.String("addr", addr))
 	if cfg.TokensFromDefault {
+		// SPEC 2 wants the development token announced; it is no secret.
+		log.Info("no API_TOKENS: using the development token", zap.String("token", config.DefaultToken), zap.String("org", config.DefaultOrg))
 		banner(stdout, addr)
 	}
 	if ready != nil {
