@@ -33,7 +33,7 @@ func FuzzNormalizeRecord(f *testing.F) {
 		}
 		r, errs := Normalize(raw)
 		if len(errs) > 0 {
-			if r != nil && len(r) > 0 && r.ID() == "" {
+			if len(r) > 0 && r.ID() == "" {
 				t.Fatalf("errors %v but a record without id %v", errs, r)
 			}
 			return
