@@ -192,7 +192,11 @@ func TestFaultRedisRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv.Kill()
+			// Readiness follows Redis: 503 with the reason while it is away...
+			waitStatus(t, c.api.base+"/readyz", 503, 10*time.Second)
 			srv.Restart()
+			// ...and 200 again once it is back, without a restart of the API.
+			waitStatus(t, c.api.base+"/readyz", 200, 30*time.Second)
 			st := c.api.waitDone(t, id, 4*time.Minute)
 			r := st["results"].(map[string]any)
 			if r["sent"] != float64(n) {
@@ -213,5 +217,21 @@ func TestFaultRedisRestart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// waitStatus polls url until it answers want.
+func waitStatus(t *testing.T, url string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, body := get(t, url)
+		if code == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d %s, want %d within %v", url, code, body, want, within)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
