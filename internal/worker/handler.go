@@ -206,8 +206,16 @@ func (r *batchRun) checkPaused(ctx context.Context) error {
 	return nil
 }
 
+// claimedChunk is one chunk's claim answers.
+type claimedChunk struct {
+	start int
+	ns    []int
+	codes []string
+}
+
 // run claims the batch's messages chunk by chunk and sends them with at most
-// Concurrency in flight.
+// Concurrency in flight. The next chunk is claimed while the current one is
+// being sent, so a claim's round trip never leaves the senders idle.
 func (r *batchRun) run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -217,36 +225,28 @@ func (r *batchRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	chunks := make(chan claimedChunk, 1)
+	claimErr := make(chan error, 1)
+	go r.claimAhead(runCtx, chunks, claimErr)
+
 	sem := make(chan struct{}, r.h.p.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	chunk := max(1, min(r.h.p.Concurrency, 100))
-	for start := 0; start < len(r.b.IDs); start += chunk {
-		if r.paused.Load() || ctx.Err() != nil {
-			break
-		}
-		end := min(start+chunk, len(r.b.IDs))
-		ns := make([]int, 0, end-start)
-		for i := start; i < end; i++ {
-			ns = append(ns, r.b.First+i)
-		}
-		res, err := r.h.p.Store.Claim(ctx, r.ini.ID, r.owner, r.h.p.Lease, ns)
-		if err != nil {
-			return err
-		}
-		if len(res) == 0 { // the initiation is gone
-			return nil
-		}
-		for j, code := range res {
-			i := start + j
-			attempt, claimed := parseAttempt(code)
+	for c := range chunks {
+		for j, code := range c.codes {
 			if code == "busy" {
 				r.busy.Store(true)
 			}
+			attempt, claimed := parseAttempt(code)
 			if !claimed {
 				continue
 			}
-			m := msg{n: ns[j], id: r.b.IDs[i], rec: recs[i], attempt: attempt}
+			i := c.start + j
+			m := msg{n: c.ns[j], id: r.b.IDs[i], rec: recs[i], attempt: attempt}
+			if r.paused.Load() || ctx.Err() != nil {
+				r.giveBack(m) // claimed ahead but not to be sent now
+				continue
+			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
@@ -255,7 +255,41 @@ func (r *batchRun) run(ctx context.Context) error {
 			}()
 		}
 	}
-	return nil
+	select {
+	case err := <-claimErr:
+		return err
+	default:
+		return nil
+	}
+}
+
+// claimAhead claims the batch chunk by chunk into out, one chunk ahead of
+// the senders, and stops at a pause, a cancelled context or an error.
+func (r *batchRun) claimAhead(ctx context.Context, out chan<- claimedChunk, errc chan<- error) {
+	defer close(out)
+	chunk := max(1, min(r.h.p.Concurrency, 100))
+	for start := 0; start < len(r.b.IDs); start += chunk {
+		if r.paused.Load() || ctx.Err() != nil {
+			return
+		}
+		end := min(start+chunk, len(r.b.IDs))
+		ns := make([]int, 0, end-start)
+		for i := start; i < end; i++ {
+			ns = append(ns, r.b.First+i)
+		}
+		codes, err := r.h.p.Store.Claim(ctx, r.ini.ID, r.owner, r.h.p.Lease, ns)
+		if err != nil {
+			if ctx.Err() == nil {
+				errc <- err
+			}
+			return
+		}
+		if len(codes) == 0 { // the initiation is gone
+			return
+		}
+		// The consumer always drains out, so this send cannot block for ever.
+		out <- claimedChunk{start: start, ns: ns, codes: codes}
+	}
 }
 
 // watchPause rereads the campaign status every PauseCheck so that a pause

@@ -48,9 +48,13 @@ func NewServer(p ServerParams) *Server {
 		RetryDelayFunc:           retryDelay,
 		IsFailure:                isFailure,
 		DelayedTaskCheckInterval: time.Second,
-		ShutdownTimeout:          p.ShutdownTimeout,
-		Logger:                   p.Log.Named("asynq").Sugar(),
-		LogLevel:                 asynq.WarnLevel,
+		// An idle worker looks for new batches ten times a second rather
+		// than once: a campaign queued just after a poll would otherwise
+		// wait up to a second per worker before its first send.
+		TaskCheckInterval: 100 * time.Millisecond,
+		ShutdownTimeout:   p.ShutdownTimeout,
+		Logger:            p.Log.Named("asynq").Sugar(),
+		LogLevel:          asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(_ context.Context, t *asynq.Task, err error) {
 			if isFailure(err) {
 				log.Warn("batch failed; asynq retries it", zap.String("type", t.Type()), zap.Error(err))
