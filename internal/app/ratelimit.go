@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -10,21 +11,37 @@ import (
 )
 
 // globalLimiter shares SMS_RATE_LIMIT among every worker through Redis
-// (GCRA, one script call per message).
+// (GCRA). It takes up to 20 ms worth of tokens per Redis call and hands them
+// out locally, so the limiter costs one script call per grab, not per
+// message; a token taken and not used is lost, so the rate can fall short of
+// the limit, never exceed it.
 type globalLimiter struct {
 	lim   *redis_rate.Limiter
 	limit redis_rate.Limit
+	grab  int
+	mu    sync.Mutex
+	local int
 }
 
 func (g *globalLimiter) Wait(ctx context.Context) error {
 	for {
-		res, err := g.lim.Allow(ctx, "cs:ratelimit:sms", g.limit)
+		g.mu.Lock()
+		if g.local > 0 {
+			g.local--
+			g.mu.Unlock()
+			return nil
+		}
+		res, err := g.lim.AllowAtMost(ctx, "cs:ratelimit:sms", g.limit, g.grab)
 		if err != nil {
+			g.mu.Unlock()
 			return fmt.Errorf("rate limit: %w", err)
 		}
 		if res.Allowed > 0 {
+			g.local = res.Allowed - 1
+			g.mu.Unlock()
 			return nil
 		}
+		g.mu.Unlock()
 		t := time.NewTimer(res.RetryAfter)
 		select {
 		case <-ctx.Done():
@@ -47,5 +64,10 @@ func newRateLimiter(r *Redis, perSecond int) interface {
 	if r.Embedded != nil {
 		return localLimiter{rate.NewLimiter(rate.Limit(perSecond), max(1, perSecond/10))}
 	}
-	return &globalLimiter{lim: redis_rate.NewLimiter(r.Client), limit: redis_rate.Limit{Rate: perSecond, Burst: max(1, perSecond/10), Period: time.Second}}
+	burst := max(1, perSecond/10)
+	return &globalLimiter{
+		lim:   redis_rate.NewLimiter(r.Client),
+		limit: redis_rate.Limit{Rate: perSecond, Burst: burst, Period: time.Second},
+		grab:  min(burst, max(1, perSecond/50)),
+	}
 }
