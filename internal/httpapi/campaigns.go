@@ -215,11 +215,7 @@ func (s *Server) getCampaign(c echo.Context) error {
 }
 
 func (s *Server) updateCampaign(c echo.Context) error {
-	body, err := readBody(c, MaxBulkBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBulkBody)
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,7 @@ func (s *Server) campaignOf(c echo.Context, id string) (*store.Campaign, error) 
 }
 
 func (s *Server) addCustomer(c echo.Context) error {
-	body, err := readBody(c, MaxBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBody)
 	if err != nil {
 		return err
 	}
@@ -59,11 +55,7 @@ func (s *Server) addCustomer(c echo.Context) error {
 }
 
 func (s *Server) addCustomersBulk(c echo.Context) error {
-	body, err := readBody(c, MaxBulkBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBulkBody)
 	if err != nil {
 		return err
 	}
@@ -105,11 +97,7 @@ func (s *Server) addCustomersBulk(c echo.Context) error {
 }
 
 func (s *Server) updateCustomer(c echo.Context) error {
-	body, err := readBody(c, MaxBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBody)
 	if err != nil {
 		return err
 	}

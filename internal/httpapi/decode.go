@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/campaignsms/campaignsms/internal/apperr"
 )
 
@@ -21,6 +23,15 @@ type object struct {
 }
 
 // decodeObject parses body as one JSON object; anything else is a 400.
+// readObject reads a request body of at most limit bytes that must be one JSON object.
+func readObject(c echo.Context, limit int64) (*object, error) {
+	body, err := readBody(c, limit)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body)
+}
+
 func decodeObject(body []byte) (*object, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {

@@ -74,11 +74,7 @@ func applyTemplate(o *object, t *store.Template, create bool) []string {
 }
 
 func (s *Server) createTemplate(c echo.Context) error {
-	body, err := readBody(c, MaxBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBody)
 	if err != nil {
 		return err
 	}
@@ -134,11 +130,7 @@ func (s *Server) getTemplate(c echo.Context) error {
 }
 
 func (s *Server) updateTemplate(c echo.Context) error {
-	body, err := readBody(c, MaxBody)
-	if err != nil {
-		return err
-	}
-	o, err := decodeObject(body)
+	o, err := readObject(c, MaxBody)
 	if err != nil {
 		return err
 	}
