@@ -21,9 +21,6 @@ import (
 	"github.com/campaignsms/campaignsms/internal/demo"
 	"github.com/campaignsms/campaignsms/internal/httpapi"
 	"github.com/campaignsms/campaignsms/internal/initiate"
-	"github.com/campaignsms/campaignsms/internal/metrics"
-	"github.com/campaignsms/campaignsms/internal/queue"
-	"github.com/campaignsms/campaignsms/internal/store"
 )
 
 func main() {
@@ -38,26 +35,12 @@ func main() {
 // run starts the API and blocks until ctx ends. ready, when set, is told the
 // address the API listens on (tests listen on port 0).
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(addr string)) error {
-	cfg, err := config.Load(getenv, config.ProgramAPI)
+	b, err := app.Open(ctx, config.ProgramAPI, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	log := app.NewLogger(cfg.LogLevel, stdout)
-	defer func() { _ = log.Sync() }()
-	app.RouteRedisLogs(log)
-	log.Info("starting api", cfg.Fields()...)
-
-	rdb, err := app.OpenRedis(ctx, cfg)
-	if rdb == nil {
-		return err
-	}
-	if err != nil {
-		log.Warn("redis", zap.Error(err))
-	}
-	defer func() { _ = rdb.Close() }()
-	st := store.New(store.Params{Redis: rdb.Client})
-	q := queue.NewClient(rdb.Client)
-	defer func() { _ = q.Close() }()
+	defer b.Close()
+	cfg, log, st, q, m := b.Cfg, b.Log, b.Store, b.Queue, b.Metrics
 
 	if cfg.DemoData {
 		loaded, err := demo.Load(ctx, st)
@@ -66,17 +49,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		}
 		log.Info("demo data", zap.Bool("loaded", loaded), zap.String("campaign", demo.CampaignID), zap.String("template", demo.TemplateID))
 	}
-	m := metrics.New()
-	m.Registry.MustRegister(metrics.NewQueueCollector(q.Inspector()))
 	if cfg.Embedded() {
-		w, err := app.StartWorker(ctx, cfg, rdb, st, q, m, log)
+		w, err := b.StartWorker(ctx)
 		if err != nil {
 			return err
 		}
 		defer w.Stop()
 	}
 
-	mon, closeMon, err := monitoring(cfg, rdb)
+	mon, closeMon, err := monitoring(cfg, b.Redis)
 	if err != nil {
 		return err
 	}

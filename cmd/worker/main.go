@@ -14,9 +14,6 @@ import (
 
 	"github.com/campaignsms/campaignsms/internal/app"
 	"github.com/campaignsms/campaignsms/internal/config"
-	"github.com/campaignsms/campaignsms/internal/metrics"
-	"github.com/campaignsms/campaignsms/internal/queue"
-	"github.com/campaignsms/campaignsms/internal/store"
 )
 
 func main() {
@@ -29,30 +26,13 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv, config.ProgramWorker)
+	b, err := app.Open(ctx, config.ProgramWorker, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	log := app.NewLogger(cfg.LogLevel, stdout)
-	defer func() { _ = log.Sync() }()
-	app.RouteRedisLogs(log)
-	log.Info("starting worker", cfg.Fields()...)
-
-	rdb, err := app.OpenRedis(ctx, cfg)
-	if rdb == nil {
-		return err
-	}
-	if err != nil {
-		log.Warn("redis", zap.Error(err))
-	}
-	defer func() { _ = rdb.Close() }()
-	st := store.New(store.Params{Redis: rdb.Client})
-	q := queue.NewClient(rdb.Client)
-	defer func() { _ = q.Close() }()
-
-	m := metrics.New()
-	m.Registry.MustRegister(metrics.NewQueueCollector(q.Inspector()))
-	w, err := app.StartWorker(ctx, cfg, rdb, st, q, m, log)
+	defer b.Close()
+	cfg, log := b.Cfg, b.Log
+	w, err := b.StartWorker(ctx)
 	if err != nil {
 		return err
 	}
@@ -60,7 +40,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	defer stopMetrics()
 	merr := make(chan error, 1)
 	go func() {
-		merr <- m.Serve(mctx, cfg.MetricsAddr, func(addr string) {
+		merr <- b.Metrics.Serve(mctx, cfg.MetricsAddr, func(addr string) {
 			log.Info("metrics listening", zap.String("addr", addr))
 		})
 	}()
