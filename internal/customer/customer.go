@@ -298,8 +298,17 @@ func (r Record) MarshalJSON() ([]byte, error) {
 }
 
 // Decode reads a record written by MarshalJSON (or any JSON object), keeping
-// numbers as json.Number. It does not validate (see Normalize).
+// numbers as json.Number. It does not validate (see Normalize). Workers
+// decode every customer they message, so flat records (the usual case) take
+// a scanner without reflection; anything else takes encoding/json.
 func Decode(data []byte) (Record, error) {
+	if r, ok := decodeFlat(data); ok {
+		return r, nil
+	}
+	return decodeJSON(data)
+}
+
+func decodeJSON(data []byte) (Record, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var m map[string]any
