@@ -329,7 +329,7 @@ func (s *Store) Finish(ctx context.Context, id, owner string, outs []Outcome) (i
 	for _, o := range outs {
 		var rec, e []byte
 		if o.Record != nil {
-			rec, _ = json.Marshal(o.Record)
+			rec = o.Record.appendJSON(make([]byte, 0, 256))
 		}
 		if o.Err != nil {
 			e, _ = json.Marshal(o.Err)
