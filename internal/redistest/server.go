@@ -234,6 +234,12 @@ func launch(bin, dir string, port int, extra []string) (*process, error) {
 		"--logfile", "",
 	}
 	args = append(args, extra...)
+	return spawn(bin, dir, port, logName, args)
+}
+
+// spawn starts bin with args in dir, its output appended to dir/logName, and
+// waits until the Redis it starts (server or sentinel) answers on port.
+func spawn(bin, dir string, port int, logName string, args []string) (*process, error) {
 	logPath := filepath.Join(dir, logName)
 	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -262,7 +268,7 @@ func launch(bin, dir string, port int, extra []string) (*process, error) {
 		close(p.exited)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, fmt.Errorf("starting %s %s: %w", bin, strings.Join(args, " "), err)
 	}
 	if err := p.waitReady(logPath); err != nil {
 		p.kill()

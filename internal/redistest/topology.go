@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,35 +247,5 @@ func launchSentinel(bin, dir string, port, masterPort int) (*process, error) {
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, sentinelLogName)
-	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(context.Background(), bin, conf, "--sentinel")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	setProcAttr(cmd)
-	p := &process{cmd: cmd, dir: dir, port: port, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the starting thread exits: keep it until the child does.
-		runtime.LockOSThread()
-		defer func() { _ = logf.Close() }()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s --sentinel: %w", bin, err)
-	}
-	if err := p.waitReady(logPath); err != nil {
-		p.kill()
-		return nil, err
-	}
-	return p, nil
+	return spawn(bin, dir, port, sentinelLogName, []string{conf, "--sentinel"})
 }
