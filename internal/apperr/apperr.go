@@ -3,8 +3,10 @@
 package apperr
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Kind names a class of failure. The string is what clients see in "error".
@@ -73,4 +75,16 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return Internal
+}
+
+// JSONProblem describes a JSON decoding error in one clause a client can act on.
+func JSONProblem(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return err.Error()
 }

@@ -40,7 +40,7 @@ func decodeObject(body []byte) (*object, error) {
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return nil, apperr.Invalid("body", "the request body is not valid JSON: "+syntaxProblem(err))
+		return nil, apperr.Invalid("body", "the request body is not valid JSON: "+apperr.JSONProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, apperr.Invalid("body", "unexpected data after the JSON object")
@@ -50,17 +50,6 @@ func decodeObject(body []byte) (*object, error) {
 		return nil, apperr.Invalid("body", "the request body must be a JSON object")
 	}
 	return &object{m: m}, nil
-}
-
-func syntaxProblem(err error) string {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return "unexpected end of input"
-	}
-	return err.Error()
 }
 
 func (o *object) fail(field, msg string) {

@@ -3,7 +3,6 @@ package initiate
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -45,7 +44,7 @@ func DecodeRequest(body []byte) (Request, error) {
 	dec.UseNumber()
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return req, apperr.Invalid("body", "the request body is not valid JSON: "+jsonProblem(err))
+		return req, apperr.Invalid("body", "the request body is not valid JSON: "+apperr.JSONProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return req, apperr.Invalid("body", "unexpected data after the JSON object")
@@ -166,18 +165,6 @@ func parseLimit(v json.RawMessage) (int, string) {
 		return 0, fmt.Sprintf("must be at most %d", MaxLimit)
 	}
 	return n, ""
-}
-
-// jsonProblem describes a decoding error in one clause.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return "unexpected end of input"
-	}
-	return err.Error()
 }
 
 // Canonical is the request as canonical JSON: keys sorted, filters normalized
