@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/campaignsms/campaignsms/internal/apperr"
 )
 
@@ -33,7 +31,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c *Campaign) error {
 	// leaves a campaign that is readable by id and is listed on the next save.
 	pipe := s.rdb.Pipeline()
 	pipe.HSet(ctx, k.meta(), "status", c.Status)
-	pipe.ZAdd(ctx, orgCampaigns(c.Org), redis.Z{Score: unixMs(now), Member: c.ID})
+	addNewest(ctx, pipe, orgCampaigns(c.Org), c.ID, now)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("index campaign: %w", err)
 	}

@@ -92,8 +92,8 @@ func (s *Store) CreateInitiation(ctx context.Context, ini *Initiation, batches [
 	score := unixMs(ini.CreatedAt)
 	pipe := s.rdb.Pipeline()
 	pipe.ZAdd(ctx, activeInitiations, redis.Z{Score: score, Member: ini.ID})
-	pipe.ZAdd(ctx, orgInitiations(ini.Org), redis.Z{Score: score, Member: ini.ID})
-	pipe.ZAdd(ctx, orgCampaignInitiations(ini.Org, ini.CampaignID), redis.Z{Score: score, Member: ini.ID})
+	addNewest(ctx, pipe, orgInitiations(ini.Org), ini.ID, ini.CreatedAt)
+	addNewest(ctx, pipe, orgCampaignInitiations(ini.Org, ini.CampaignID), ini.ID, ini.CreatedAt)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("index initiation: %w", err)
 	}

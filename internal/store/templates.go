@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/campaignsms/campaignsms/internal/apperr"
 )
 
@@ -48,7 +46,7 @@ func (s *Store) PutTemplate(ctx context.Context, t *Template, create bool) error
 	} else if err := s.rdb.Set(ctx, orgTemplate(t.Org, t.ID), data, 0).Err(); err != nil {
 		return fmt.Errorf("save template: %w", err)
 	}
-	if err := s.rdb.ZAddNX(ctx, orgTemplates(t.Org), redis.Z{Score: unixMs(t.CreatedAt), Member: t.ID}).Err(); err != nil {
+	if err := addNewestScript.Run(ctx, s.rdb, []string{orgTemplates(t.Org)}, t.ID, t.CreatedAt.UnixMilli()).Err(); err != nil && !isNil(err) {
 		return fmt.Errorf("index template: %w", err)
 	}
 	return nil
