@@ -163,7 +163,7 @@ func (a api) call(t *testing.T, method, path, body string, hdr ...string) (int, 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := doRetrying(ctx, req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -172,6 +172,25 @@ func (a api) call(t *testing.T, method, path, body string, hdr ...string) (int, 
 	raw, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(raw, &out)
 	return resp.StatusCode, out
+}
+
+// doRetrying sends req, and for a GET tries again on a connection error (a
+// keep-alive connection the server closed, a program restarting): reading
+// is idempotent, and a busy machine drops the odd connection.
+func doRetrying(ctx context.Context, req *http.Request) (*http.Response, error) {
+	wait := 50 * time.Millisecond
+	for {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil || req.Method != http.MethodGet || ctx.Err() != nil {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // waitDone polls an initiation until nothing is pending, checking at every

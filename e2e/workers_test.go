@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"regexp"
@@ -121,7 +122,13 @@ var metricsRe = regexp.MustCompile(`"msg":"metrics listening","addr":"([^"]+)"`)
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url) //nolint:noctx // a test's one-off request
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := doRetrying(ctx, req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -67,7 +67,15 @@ type Config struct {
 
 	ReconcileInterval time.Duration
 	ShutdownTimeout   time.Duration
+	// AmbiguousSends is AmbiguousResend or AmbiguousFail (SPEC 5).
+	AmbiguousSends string
 }
+
+// AMBIGUOUS_SENDS values.
+const (
+	AmbiguousResend = "resend"
+	AmbiguousFail   = "fail"
+)
 
 // Embedded reports whether the program runs on the embedded in-memory Redis.
 func (c Config) Embedded() bool { return c.RedisURL == "" }
@@ -130,6 +138,7 @@ func Load(getenv func(string) string, program string) (Config, error) {
 	c.LogLevel = e.level("LOG_LEVEL", zapcore.InfoLevel)
 	c.ReconcileInterval = e.duration("RECONCILE_INTERVAL", 30*time.Second)
 	c.ShutdownTimeout = e.duration("SHUTDOWN_TIMEOUT", 10*time.Second)
+	c.AmbiguousSends = e.choice("AMBIGUOUS_SENDS", AmbiguousResend, AmbiguousResend, AmbiguousFail)
 	if e.err != nil {
 		return Config{}, e.err
 	}
@@ -186,6 +195,21 @@ func (e *env) integer(name string, def, lo, hi int) int {
 		e.fail(name, "%d is too large; want a whole number from %d to %d", n, lo, hi)
 	}
 	return n
+}
+
+// choice reads one of the allowed words (case-insensitive).
+func (e *env) choice(name, def string, allowed ...string) string {
+	v := strings.ToLower(e.get(name))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return a
+		}
+	}
+	e.fail(name, "%s is not one of %s", quote(v), strings.Join(allowed, ", "))
+	return ""
 }
 
 func (e *env) boolean(name string, def bool) bool {

@@ -41,6 +41,7 @@ func defaults() Config {
 		LogLevel:           zapcore.InfoLevel,
 		ReconcileInterval:  30 * time.Second,
 		ShutdownTimeout:    10 * time.Second,
+		AmbiguousSends:     "resend",
 	}
 }
 
@@ -123,6 +124,7 @@ func TestLoadValues(t *testing.T) {
 		"LOG_LEVEL":           "DEBUG",
 		"RECONCILE_INTERVAL":  "1m30s",
 		"SHUTDOWN_TIMEOUT":    "250ms",
+		"AMBIGUOUS_SENDS":     "FAIL",
 	}
 	want := Config{
 		Program:            "api",
@@ -145,6 +147,7 @@ func TestLoadValues(t *testing.T) {
 		LogLevel:           zapcore.DebugLevel,
 		ReconcileInterval:  90 * time.Second,
 		ShutdownTimeout:    250 * time.Millisecond,
+		AmbiguousSends:     "fail",
 	}
 	got, err := Load(envOf(env), "api")
 	if err != nil {
@@ -186,6 +189,7 @@ func TestLoadErrors(t *testing.T) {
 		{"reconcile without unit", "worker", with(redisEnv, "RECONCILE_INTERVAL", "30"), "RECONCILE_INTERVAL"},
 		{"reconcile zero", "worker", with(redisEnv, "RECONCILE_INTERVAL", "0s"), "RECONCILE_INTERVAL"},
 		{"shutdown negative", "api", with(redisEnv, "SHUTDOWN_TIMEOUT", "-1s"), "SHUTDOWN_TIMEOUT"},
+		{"ambiguous sends word", "worker", with(redisEnv, "AMBIGUOUS_SENDS", "maybe"), "AMBIGUOUS_SENDS"},
 		{"http addr no port", "api", with(redisEnv, "HTTP_ADDR", "8080"), "HTTP_ADDR"},
 		{"metrics addr bad port", "worker", with(redisEnv, "METRICS_ADDR", ":abc"), "METRICS_ADDR"},
 		{"unknown provider", "worker", with(redisEnv, "SMS_PROVIDER", "twilio"), "SMS_PROVIDER"},

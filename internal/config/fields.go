@@ -42,6 +42,7 @@ func (c Config) Fields() []zap.Field {
 		zap.Stringer("log_level", c.LogLevel),
 		zap.Duration("reconcile_interval", c.ReconcileInterval),
 		zap.Duration("shutdown_timeout", c.ShutdownTimeout),
+		zap.String("ambiguous_sends", c.AmbiguousSends),
 	}
 }
 

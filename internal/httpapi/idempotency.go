@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/campaignsms/campaignsms/internal/apperr"
+	"github.com/campaignsms/campaignsms/internal/initiate"
 )
 
 // maxIdemKey is the longest Idempotency-Key accepted (SPEC §4.1).
@@ -39,23 +40,23 @@ func fingerprint(org, path string, canonical []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// claimKey takes the key for this request, or answers from what the key
-// holds: a replay of the stored answer, 409 while the first request runs,
-// 422 when the key was used with another body. handled=true means the
-// answer has been written.
-func (s *Server) claimKey(c echo.Context, key, fp string) (handled bool, err error) {
-	rec, taken, err := s.st.TakeIdempotencyKey(c.Request().Context(), orgOf(c), key, fp)
+// claimKey takes the key for this request and returns the initiation id
+// the request is to create, or answers from what the key holds: a replay of
+// the stored answer, 409 while the first request runs, 422 when the key was
+// used with another body. handled=true means the answer has been written.
+func (s *Server) claimKey(c echo.Context, key, fp string) (id string, handled bool, err error) {
+	rec, id, taken, err := s.st.TakeIdempotencyKey(c.Request().Context(), orgOf(c), key, fp, initiate.NewInitiationID())
 	if err != nil || taken {
-		return false, err
+		return id, false, err
 	}
 	switch {
 	case rec.Fingerprint != fp:
-		return true, apperr.New(apperr.Unprocessable, "This Idempotency-Key was used with a different request.")
+		return "", true, apperr.New(apperr.Unprocessable, "This Idempotency-Key was used with a different request.")
 	case !rec.Done:
-		return true, apperr.New(apperr.Conflict, "A request with this Idempotency-Key is still running.")
+		return "", true, apperr.New(apperr.Conflict, "A request with this Idempotency-Key is still running.")
 	}
 	c.Response().Header().Set("Idempotent-Replayed", "true")
-	return true, c.JSONBlob(rec.Status, rec.Body)
+	return "", true, c.JSONBlob(rec.Status, rec.Body)
 }
 
 // detached gives writes that must outlive a client's hang-up their own deadline.
@@ -63,10 +64,10 @@ func detached() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
 
-func (s *Server) releaseKey(org, key, fp string) {
+func (s *Server) releaseKey(org, key, fp, id string) {
 	ctx, cancel := detached()
 	defer cancel()
-	if err := s.st.ReleaseIdempotencyKey(ctx, org, key, fp); err != nil {
+	if err := s.st.ReleaseIdempotencyKey(ctx, org, key, fp, id); err != nil {
 		s.log.Warn("release idempotency key", zap.Error(err))
 	}
 }

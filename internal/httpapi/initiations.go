@@ -49,14 +49,21 @@ func (s *Server) initiate(c echo.Context) error {
 	// A dry run is never stored under a key, so it does not take one either.
 	hasKey = hasKey && !req.DryRun
 	fp := fingerprint(org, c.Request().URL.Path, req.Canonical())
+	var res *initiate.Result
 	if hasKey {
-		if handled, err := s.claimKey(c, key, fp); handled || err != nil {
-			return err
+		// The key owns the initiation id before anything is written: a
+		// retry after a crash at any line finds or finishes that one
+		// initiation, never a second.
+		id, handled, cerr := s.claimKey(c, key, fp)
+		if handled || cerr != nil {
+			return cerr
 		}
-	}
-	res, err := s.ini.Initiate(c.Request().Context(), org, c.Param("campaignId"), req)
-	if hasKey && (err != nil || res.InitiationID == "") {
-		s.releaseKey(org, key, fp)
+		res, err = s.ini.InitiateAs(c.Request().Context(), id, org, c.Param("campaignId"), req)
+		if err != nil || res.InitiationID == "" {
+			s.releaseKey(org, key, fp, id)
+		}
+	} else {
+		res, err = s.ini.Initiate(c.Request().Context(), org, c.Param("campaignId"), req)
 	}
 	if err != nil {
 		return err
@@ -65,7 +72,7 @@ func (s *Server) initiate(c echo.Context) error {
 	if hasKey {
 		raw, _ := json.Marshal(out)
 		ctx, cancel := detached()
-		err := s.st.StoreIdempotentAnswer(ctx, org, key, fp, status, raw)
+		err := s.st.StoreIdempotentAnswer(ctx, org, key, fp, res.InitiationID, status, raw)
 		cancel()
 		if err != nil {
 			s.log.Error("store idempotent answer", zap.String("initiation", res.InitiationID), zap.Error(err))

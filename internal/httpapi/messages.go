@@ -32,6 +32,8 @@ type messageJSON struct {
 	CreatedAt         time.Time  `json:"created_at"`
 	SentAt            *time.Time `json:"sent_at"`
 	DeliveredAt       *time.Time `json:"delivered_at"`
+	// Resent: sent again after a crash; the provider may have had it twice.
+	Resent bool `json:"resent"`
 }
 
 func strPtr(s string) *string {
@@ -65,6 +67,7 @@ func messageBody(v *store.MessageView) messageJSON {
 		out.ProviderMessageID = strPtr(r.ProviderMessageID)
 		out.Error, out.ErrorCode = strPtr(r.Error), strPtr(r.Code)
 		out.SentAt = utcPtr(r.SentAt)
+		out.Resent = r.Resent
 	}
 	if rep := v.Report; rep != nil {
 		at := rep.At

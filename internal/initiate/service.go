@@ -61,7 +61,27 @@ type Result struct {
 // Initiate validates the request against the org's data, selects the
 // customers, checks each, stores the initiation and queues its batches.
 func (s *Service) Initiate(ctx context.Context, org, campaignID string, req Request) (*Result, error) {
+	return s.initiate(ctx, NewInitiationID(), false, org, campaignID, req)
+}
+
+// NewInitiationID returns a fresh initiation id.
+func NewInitiationID() string { return newID("ini_") }
+
+// InitiateAs is Initiate with the initiation id chosen by the caller: an
+// Idempotency-Key owns its id before anything is written, so that a retry
+// after a crash at any point either finds the initiation the first attempt
+// created, and answers from it, or creates it under that same id.
+func (s *Service) InitiateAs(ctx context.Context, id, org, campaignID string, req Request) (*Result, error) {
+	return s.initiate(ctx, id, true, org, campaignID, req)
+}
+
+func (s *Service) initiate(ctx context.Context, id string, mayExist bool, org, campaignID string, req Request) (*Result, error) {
 	st := s.p.Store
+	if mayExist && !req.DryRun {
+		if res, err := s.resume(ctx, id, org); res != nil || err != nil {
+			return res, err
+		}
+	}
 	camp, err := st.Campaign(ctx, org, campaignID)
 	if err != nil {
 		return nil, err
@@ -101,7 +121,7 @@ func (s *Service) Initiate(ctx context.Context, org, campaignID string, req Requ
 		return res, nil
 	}
 	ini := &store.Initiation{
-		ID: newID("ini_"), Org: org, CampaignID: campaignID, TemplateID: tpl.ID, Template: *tpl,
+		ID: id, Org: org, CampaignID: campaignID, TemplateID: tpl.ID, Template: *tpl,
 		Filters: req.Filters, Limit: req.Limit, BatchSize: s.p.BatchSize, Batches: res.Batches,
 		TotalMatched: res.TotalMatched, Selected: res.Selected, Initiated: res.Initiated,
 		FailedAtQueue: failed, CreatedAt: st.Now(),
@@ -113,8 +133,12 @@ func (s *Service) Initiate(ctx context.Context, org, campaignID string, req Requ
 		batches = append(batches, ids)
 		tasks = append(tasks, queue.Batch{InitiationID: ini.ID, Org: org, CampaignID: campaignID, Batch: b, First: b * s.p.BatchSize, IDs: ids})
 	}
-	if err := st.CreateInitiation(ctx, ini, batches, errs); err != nil {
+	created, err := st.CreateInitiation(ctx, ini, batches, errs)
+	if err != nil {
 		return nil, err
+	}
+	if !created { // a twin attempt with the same id got there first
+		return s.resume(ctx, id, org)
 	}
 	res.InitiationID = ini.ID
 	// The initiation is durable now: a batch that fails to queue is queued
@@ -124,6 +148,46 @@ func (s *Service) Initiate(ctx context.Context, org, campaignID string, req Requ
 		s.p.Log.Error("queue batches; the reconciler will queue the rest", zap.String("initiation", ini.ID), zap.Error(err))
 	}
 	return res, nil
+}
+
+// resume answers for an initiation that exists already under id (nil, nil
+// when there is none): the same counts the first attempt answered, and its
+// batches queued again in case that attempt died before queueing them (a
+// batch queued twice runs once; one already done finds nothing to send).
+func (s *Service) resume(ctx context.Context, id, org string) (*Result, error) {
+	ini, err := s.p.Store.Initiation(ctx, org, id)
+	if apperr.KindOf(err) == apperr.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	errs, err := s.p.Store.QueueErrors(ctx, ini)
+	if err != nil {
+		return nil, err
+	}
+	done, err := s.p.Store.BatchesDone(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tasks := make([]queue.Batch, 0, ini.Batches)
+	for b := range ini.Batches {
+		if done[b] {
+			continue
+		}
+		ids, err := s.p.Store.Batch(ctx, id, b)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, queue.Batch{InitiationID: id, Org: org, CampaignID: ini.CampaignID, Batch: b, First: b * ini.BatchSize, IDs: ids})
+	}
+	if err := s.p.Queue.Enqueue(ctx, tasks); err != nil {
+		s.p.Log.Error("queue batches; the reconciler will queue the rest", zap.String("initiation", id), zap.Error(err))
+	}
+	return &Result{
+		InitiationID: id, TotalMatched: ini.TotalMatched, Selected: ini.Selected, Initiated: ini.Initiated,
+		Failed: ini.FailedAtQueue, Batches: ini.Batches, Errors: errs,
+	}, nil
 }
 
 func newID(prefix string) string {

@@ -220,12 +220,12 @@ func TestTaskIDsQueueABatchOnce(t *testing.T) {
 		t.Fatalf("pending tasks = %d, want 2", info.Pending)
 	}
 	for b := range 2 {
-		live, err := q.Live("ini_x", b)
-		if err != nil || !live {
-			t.Fatalf("batch %d live = %v, %v", b, live, err)
+		state, err := q.TaskStateOf("ini_x", b)
+		if err != nil || state != queue.TaskLive {
+			t.Fatalf("batch %d state = %v, %v", b, state, err)
 		}
 	}
-	if live, err := q.Live("ini_x", 7); err != nil || live {
-		t.Fatalf("unknown batch live = %v, %v", live, err)
+	if state, err := q.TaskStateOf("ini_x", 7); err != nil || state != queue.TaskMissing {
+		t.Fatalf("unknown batch state = %v, %v", state, err)
 	}
 }

@@ -27,6 +27,9 @@ type Metrics struct {
 	messages        *prometheus.CounterVec
 	providerLatency *prometheus.HistogramVec
 	batchDuration   prometheus.Histogram
+	resent          prometheus.Counter
+	stalled         prometheus.Counter
+	rescued         prometheus.Counter
 }
 
 // New registers the metrics on a fresh registry.
@@ -51,8 +54,19 @@ func New() *Metrics {
 			Name: "campaignsms_batch_duration_seconds", Help: "Time to process one batch task.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}),
+		resent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "campaignsms_messages_resent_total",
+			Help: "Messages sent again after the worker holding them died or lost its lease (the provider may have them twice).",
+		}),
+		stalled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "campaignsms_batch_runs_stalled_total", Help: "Batch runs ended by the watchdog or their deadline; their messages went back to pending.",
+		}),
+		rescued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "campaignsms_batch_runs_rescued_total", Help: "Batch runs of dead workers queued again by the rescuer.",
+		}),
 	}
 	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.messages, m.providerLatency, m.batchDuration,
+		m.resent, m.stalled, m.rescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,6 +96,15 @@ func (m *Metrics) ProviderLatency(d time.Duration, err error) {
 	}
 	m.providerLatency.WithLabelValues(result).Observe(d.Seconds())
 }
+
+// MessageResent counts a re-sent message (worker.Metrics).
+func (m *Metrics) MessageResent() { m.resent.Inc() }
+
+// RunStalled counts a batch run the watchdog ended (worker.Metrics).
+func (m *Metrics) RunStalled() { m.stalled.Inc() }
+
+// RunRescued counts a dead worker's batch run queued again (maintenance.Rescuer).
+func (m *Metrics) RunRescued() { m.rescued.Inc() }
 
 // BatchDone records one processed batch (worker.Metrics).
 func (m *Metrics) BatchDone(d time.Duration) { m.batchDuration.Observe(d.Seconds()) }

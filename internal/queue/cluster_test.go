@@ -43,8 +43,8 @@ func TestAsynqOnRedisCluster(t *testing.T) {
 	if err := q.Enqueue(ctx, batches[:1]); err != nil {
 		t.Fatalf("enqueue again (TaskID conflict is no error): %v", err)
 	}
-	if live, err := q.Live(ini, 0); err != nil || !live {
-		t.Fatalf("Live(batch 0) before the server runs: %v %v", live, err)
+	if state, err := q.TaskStateOf(ini, 0); err != nil || state != queue.TaskLive {
+		t.Fatalf("TaskStateOf(batch 0) before the server runs: %v %v", state, err)
 	}
 
 	var mu sync.Mutex
@@ -114,13 +114,16 @@ func TestAsynqOnRedisCluster(t *testing.T) {
 	}
 	// What the reconciler asks: done batches are gone, the archived one is
 	// deleted so that it can be queued again.
-	for b, want := range []bool{false, false, false} {
-		if live, err := q.Live(ini, b); err != nil || live != want {
-			t.Errorf("Live(batch %d) = %v %v, want %v", b, live, err, want)
+	for b, want := range []queue.TaskState{queue.TaskMissing, queue.TaskMissing, queue.TaskFinished} {
+		if state, err := q.TaskStateOf(ini, b); err != nil || state != want {
+			t.Errorf("TaskStateOf(batch %d) = %v %v, want %v", b, state, err, want)
 		}
 	}
+	if err := q.DeleteTask(ini, 2); err != nil {
+		t.Fatalf("DeleteTask: %v", err)
+	}
 	if _, err := insp.GetTaskInfo(queue.Name, queue.TaskID(ini, 2)); !errors.Is(err, asynq.ErrTaskNotFound) {
-		t.Errorf("archived task after Live: %v", err)
+		t.Errorf("archived task after DeleteTask: %v", err)
 	}
 	if err := q.Enqueue(ctx, batches[2:]); err != nil {
 		t.Fatalf("enqueue the deleted batch again: %v", err)

@@ -1,5 +1,7 @@
-// Package queue puts batches of an initiation on asynq and tells whether a
-// batch's task still exists. asynq stays inside this package and worker.
+// Package queue puts batches of an initiation on asynq and tells what asynq
+// holds for a batch's task. asynq is used here, in internal/worker (the
+// server that runs the tasks) and in internal/metrics (its queue
+// statistics, through Client.Inspector); no other package imports it.
 package queue
 
 import (
@@ -124,22 +126,61 @@ func (c *Client) enqueueOne(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// Live reports whether the batch's task exists and will still run. An
-// archived task (out of retries) is deleted so that it can be queued again.
-func (c *Client) Live(batchInitiation string, batch int) (bool, error) {
-	id := TaskID(batchInitiation, batch)
+// TaskState is what asynq holds for a batch's task.
+type TaskState uint8
+
+// Task states as the reconciler needs them.
+const (
+	// TaskMissing: no task exists for the batch.
+	TaskMissing TaskState = iota + 1
+	// TaskLive: the task is pending, scheduled, retrying or running.
+	TaskLive
+	// TaskFinished: the task is archived (out of retries) or completed; it
+	// will not run again and its id blocks a new enqueue until deleted.
+	TaskFinished
+)
+
+// TaskStateOf reports what asynq holds for batch b of an initiation.
+func (c *Client) TaskStateOf(initiationID string, batch int) (TaskState, error) {
+	id := TaskID(initiationID, batch)
 	info, err := c.inspector.GetTaskInfo(Name, id)
 	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-		return false, nil
+		return TaskMissing, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("inspect task %s: %w", id, err)
+		return 0, fmt.Errorf("inspect task %s: %w", id, err)
 	}
 	if info.State == asynq.TaskStateArchived || info.State == asynq.TaskStateCompleted {
-		if err := c.inspector.DeleteTask(Name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-			return false, fmt.Errorf("delete finished task %s: %w", id, err)
-		}
-		return false, nil
+		return TaskFinished, nil
 	}
-	return true, nil
+	return TaskLive, nil
+}
+
+// DeleteTask deletes the task of batch b, so that it can be queued again.
+// Deleting a task that is gone already is not an error.
+func (c *Client) DeleteTask(initiationID string, batch int) error {
+	id := TaskID(initiationID, batch)
+	if err := c.inspector.DeleteTask(Name, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	return nil
+}
+
+// EnqueueRescue queues batch b again for a run whose worker died. The
+// batch's own task is still "active" in asynq until its lease runs out, so
+// the rescue has a task id of its own, one per dead run: a second rescue
+// of the same run is a no-op. The per-message leases keep the two tasks
+// from sending a message twice.
+func (c *Client) EnqueueRescue(ctx context.Context, b Batch, deadOwner string) error {
+	payload, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	task := asynq.NewTask(TaskType, payload)
+	_, err = c.client.EnqueueContext(ctx, task, asynq.Queue(Name),
+		asynq.TaskID(TaskID(b.InitiationID, b.Batch)+":rescue:"+deadOwner), asynq.MaxRetry(MaxRetry))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue rescue of batch %d of %s: %w", b.Batch, b.InitiationID, err)
+	}
+	return nil
 }

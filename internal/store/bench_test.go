@@ -30,7 +30,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			ids[i], ns[i] = "C"+strconv.Itoa(i), i
 			outs[i] = store.Outcome{N: i, Outcome: store.OutSent, Record: rec}
 		}
-		if err := st.CreateInitiation(ctx, ini, [][]string{ids}, nil); err != nil {
+		if _, err := st.CreateInitiation(ctx, ini, [][]string{ids}, nil); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := st.Claim(ctx, id, "w", time.Minute, ns); err != nil {

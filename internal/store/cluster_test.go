@@ -132,7 +132,7 @@ func TestStoreOnRedisCluster(t *testing.T) {
 	}
 	step("CreateInitiation+Counters (MULTI)", func(t *testing.T, c context.Context) {
 		errs := []store.MessageError{{ID: "X1", Code: "invalid_phone", Message: "bad"}, {ID: "X2", Code: "missing_phone", Message: "none"}}
-		if err := b.st.CreateInitiation(c, ini, batches, errs); err != nil {
+		if _, err := b.st.CreateInitiation(c, ini, batches, errs); err != nil {
 			t.Fatal(err)
 		}
 		cn := checkCounters(t, b, ini)
@@ -145,7 +145,7 @@ func TestStoreOnRedisCluster(t *testing.T) {
 		if list, total, err := b.st.ListInitiations(c, org, camp, 0, 10); err != nil || total != 1 || list[0] != ini.ID {
 			t.Fatalf("list: %v %d %v", list, total, err)
 		}
-		if act, err := b.st.ActiveInitiations(c, 10); err != nil || len(act) != 1 {
+		if act, err := b.st.ActiveInitiations(c, 0, 10); err != nil || len(act) != 1 {
 			t.Fatalf("active: %v %v", act, err)
 		}
 	})
@@ -155,11 +155,11 @@ func TestStoreOnRedisCluster(t *testing.T) {
 			t.Fatalf("early report: %q %v", res, err)
 		}
 		res, err := b.st.Claim(c, ini.ID, "w1", time.Minute, nums(0, 25))
-		if err != nil || len(res) != 25 || res[0] != "1" {
+		if err != nil || len(res) != 25 || res[0] != (store.Claim{Kind: store.ClaimTaken, Attempt: 1}) {
 			t.Fatalf("claim: %v %v", res, err)
 		}
-		if a, err := b.st.Extend(c, ini.ID, "w1", time.Minute, 3); err != nil || a != "2" {
-			t.Fatalf("extend: %q %v", a, err)
+		if a, err := b.st.Extend(c, ini.ID, "w1", time.Minute, 3); err != nil || a != (store.Extension{Kind: store.ExtendRenewed, Attempt: 2}) {
+			t.Fatalf("extend: %+v %v", a, err)
 		}
 		outs := sent(nums(0, 20)...)
 		outs = append(outs,
@@ -202,30 +202,33 @@ func TestStoreOnRedisCluster(t *testing.T) {
 		}
 	})
 	step("Idempotency+Lock", func(t *testing.T, c context.Context) {
-		if _, taken, err := b.st.TakeIdempotencyKey(c, org, "k1", "fp"); err != nil || !taken {
-			t.Fatalf("take: %v %v", taken, err)
+		if _, id, taken, err := b.st.TakeIdempotencyKey(c, org, "k1", "fp", "ini_k1"); err != nil || !taken || id != "ini_k1" {
+			t.Fatalf("take: %v %q %v", taken, id, err)
 		}
-		if err := b.st.StoreIdempotentAnswer(c, org, "k1", "fp", 200, []byte(`{}`)); err != nil {
+		if err := b.st.StoreIdempotentAnswer(c, org, "k1", "fp", "ini_k1", 200, []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, taken, err := b.st.TakeIdempotencyKey(c, org, "k2", "fp"); err != nil || !taken {
+		if _, _, taken, err := b.st.TakeIdempotencyKey(c, org, "k2", "fp", "ini_k2"); err != nil || !taken {
 			t.Fatalf("take: %v %v", taken, err)
 		}
-		if err := b.st.ReleaseIdempotencyKey(c, org, "k2", "fp"); err != nil {
+		if err := b.st.ReleaseIdempotencyKey(c, org, "k2", "fp", "ini_k2"); err != nil {
 			t.Fatal(err)
 		}
-		unlock, ok, err := b.st.Lock(c, "reconcile", time.Minute)
-		if err != nil || !ok {
-			t.Fatalf("lock: %v %v", ok, err)
+		lock, err := b.st.LockAcquire(c, "reconcile", time.Minute)
+		if err != nil || lock == nil {
+			t.Fatalf("lock: %v %v", lock, err)
 		}
-		unlock()
+		if err := lock.Renew(c); err != nil {
+			t.Fatalf("renew: %v", err)
+		}
+		lock.Release()
 	})
 	step("DeleteCampaign (EVALSHA pipeline across slots, keys named in Lua)", func(t *testing.T, c context.Context) {
 		// A second initiation in another slot, so that the cancel pipeline
 		// spans nodes.
 		ini2 := *ini
 		ini2.ID = "ini_cluster2"
-		if err := b.st.CreateInitiation(c, &ini2, batches, nil); err != nil {
+		if _, err := b.st.CreateInitiation(c, &ini2, batches, nil); err != nil {
 			t.Fatal(err)
 		}
 		del, err := b.st.DeleteCampaign(c, org, camp)

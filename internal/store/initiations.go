@@ -84,52 +84,86 @@ func ParseMessageID(id string) (initiationID string, n int, ok bool) {
 	return iid, n, true
 }
 
+// createScript writes an initiation's record, counters, batches and
+// queue-time errors in one step, unless the initiation exists already: a
+// retry of an initiate that crashed after this point, with the same id (the
+// Idempotency-Key owns it), must not reset counters that workers move.
+// KEYS: meta, batch, errs. ARGV: data, selected, initiated, failed,
+// completed ms or "", number of batches, the batches, then the errors.
+// Returns 1 when it wrote, 0 when the initiation was there.
+var createScript = redis.NewScript(`
+local meta, batch, errs = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('EXISTS', meta) == 1 then return 0 end
+redis.call('HSET', meta, 'data', ARGV[1], 'selected', ARGV[2], 'initiated', ARGV[3],
+  'sent', 0, 'delivered', 0, 'failed', ARGV[4], 'skipped', 0, 'cancelled', 0, 'inflight', 0)
+if ARGV[5] ~= '' then redis.call('HSET', meta, 'completed', ARGV[5]) end
+local nb = tonumber(ARGV[6])
+for b = 0, nb - 1 do redis.call('HSET', batch, b, ARGV[7 + b]) end
+for i = 7 + nb, #ARGV do redis.call('RPUSH', errs, ARGV[i]) end
+return 1
+`)
+
 // CreateInitiation stores an initiation, its batches of customer ids and its
-// queue-time errors. The initiation is first marked active, so that a crash
-// at any later line leaves something the reconciler finds; the record itself
-// and its batches are written in one transaction.
-func (s *Store) CreateInitiation(ctx context.Context, ini *Initiation, batches [][]string, errs []MessageError) error {
+// queue-time errors; created is false when an initiation with its id exists
+// already (then nothing is written). The initiation is first marked active,
+// so that a crash at any later line leaves something the reconciler finds;
+// the record itself and its batches are written in one step.
+func (s *Store) CreateInitiation(ctx context.Context, ini *Initiation, batches [][]string, errs []MessageError) (created bool, err error) {
 	score := unixMs(ini.CreatedAt)
 	pipe := s.rdb.Pipeline()
 	pipe.ZAdd(ctx, activeInitiations, redis.Z{Score: score, Member: ini.ID})
 	addNewest(ctx, pipe, orgInitiations(ini.Org), ini.ID, ini.CreatedAt)
 	addNewest(ctx, pipe, orgCampaignInitiations(ini.Org, ini.CampaignID), ini.ID, ini.CreatedAt)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("index initiation: %w", err)
+		return false, fmt.Errorf("index initiation: %w", err)
 	}
 
 	data, err := json.Marshal(ini)
 	if err != nil {
-		return fmt.Errorf("encode initiation: %w", err)
+		return false, fmt.Errorf("encode initiation: %w", err)
+	}
+	completed := ""
+	if ini.Initiated == 0 {
+		completed = strconv.FormatInt(ini.CreatedAt.UnixMilli(), 10)
+	}
+	nerrs := min(len(errs), MaxErrors)
+	args := make([]any, 0, 6+len(batches)+nerrs)
+	args = append(args, data, ini.Selected, ini.Initiated, ini.FailedAtQueue, completed, len(batches))
+	for _, b := range batches {
+		args = append(args, strings.Join(b, "\n"))
+	}
+	for _, e := range errs[:nerrs] {
+		b, _ := json.Marshal(e)
+		args = append(args, b)
 	}
 	k := ikeys(ini.ID)
-	tx := s.rdb.TxPipeline()
-	fields := []any{"data", data, "selected", ini.Selected, "initiated", ini.Initiated,
-		"sent", 0, "delivered", 0, "failed", ini.FailedAtQueue, "skipped", 0, "cancelled", 0, "inflight", 0}
-	if ini.Initiated == 0 {
-		fields = append(fields, "completed", ini.CreatedAt.UnixMilli())
+	n, err := createScript.Run(ctx, s.rdb, []string{k.meta(), k.batch(), k.errs()}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("write initiation: %w", err)
 	}
-	tx.HSet(ctx, k.meta(), fields...)
-	const perCall = 200
-	for start := 0; start < len(batches); start += perCall {
-		args := make([]any, 0, 2*perCall)
-		for b := start; b < min(start+perCall, len(batches)); b++ {
-			args = append(args, b, strings.Join(batches[b], "\n"))
+	return n == 1, nil
+}
+
+// QueueErrors returns the errors an initiation's answer listed: the first
+// of its queue-time failures, as CreateInitiation stored them.
+func (s *Store) QueueErrors(ctx context.Context, ini *Initiation) ([]MessageError, error) {
+	n := min(ini.FailedAtQueue, MaxErrors)
+	if n == 0 {
+		return nil, nil
+	}
+	raw, err := s.rdb.LRange(ctx, ikeys(ini.ID).errs(), 0, n-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read initiation errors: %w", err)
+	}
+	out := make([]MessageError, 0, len(raw))
+	for _, r := range raw {
+		var e MessageError
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return nil, fmt.Errorf("decode initiation error: %w", err)
 		}
-		tx.HSet(ctx, k.batch(), args...)
+		out = append(out, e)
 	}
-	if len(errs) > 0 {
-		vals := make([]any, 0, min(len(errs), MaxErrors))
-		for _, e := range errs[:min(len(errs), MaxErrors)] {
-			b, _ := json.Marshal(e)
-			vals = append(vals, b)
-		}
-		tx.RPush(ctx, k.errs(), vals...)
-	}
-	if _, err := tx.Exec(ctx); err != nil {
-		return fmt.Errorf("write initiation: %w", err)
-	}
-	return nil
+	return out, nil
 }
 
 // Initiation returns the initiation record, or NotFound (also for another org's).
@@ -258,9 +292,10 @@ func (s *Store) ListInitiations(ctx context.Context, org, campaign string, offse
 	return ids.Val(), total.Val(), nil
 }
 
-// ActiveInitiations returns up to n initiations that may have pending messages, oldest first.
-func (s *Store) ActiveInitiations(ctx context.Context, n int64) ([]string, error) {
-	ids, err := s.rdb.ZRange(ctx, activeInitiations, 0, n-1).Result()
+// ActiveInitiations returns up to n initiations that may have pending
+// messages, oldest first, from position offset on.
+func (s *Store) ActiveInitiations(ctx context.Context, offset, n int64) ([]string, error) {
+	ids, err := s.rdb.ZRange(ctx, activeInitiations, offset, offset+n-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list active initiations: %w", err)
 	}

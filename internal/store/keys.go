@@ -26,9 +26,15 @@
 //	cs:o:O:inis            zset   initiation ids by creation time
 //	cs:o:O:inis:C          zset   the same per campaign
 //	cs:inis:active         zset   initiations that may still have pending messages
+//	cs:worker:W            string alive marker of worker process W, short TTL
+//	cs:runs                hash   batch run owner -> "W|initiation|batch"
+//	cs:lock:NAME           string maintenance lock holder's token, with TTL
+//	cs:o:O:idem:SHA        string an Idempotency-Key's record (24 h)
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 )
 
@@ -72,3 +78,19 @@ func orgInitiations(org string) string            { return "cs:o:" + org + ":ini
 func orgCampaignInitiations(org, c string) string { return "cs:o:" + org + ":inis:" + c }
 
 const activeInitiations = "cs:inis:active"
+
+// Worker liveness (workers.go): every worker process refreshes its marker
+// with a short TTL; cs:runs lists the batch runs in progress.
+func workerKey(id string) string { return "cs:worker:" + id }
+
+const runsKey = "cs:runs"
+
+// lockKey names a maintenance lock (lock.go).
+func lockKey(name string) string { return "cs:lock:" + name }
+
+// idemKey names an Idempotency-Key's record (idempotency.go): the key is
+// hashed, so any bytes a client sends stay out of key names.
+func idemKey(org, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "cs:o:" + org + ":idem:" + hex.EncodeToString(sum[:])
+}

@@ -137,7 +137,7 @@ func (s *Store) pageRefs(ctx context.Context, ini *Initiation, cancelled bool, s
 			return nil, err
 		}
 		for i, st := range states {
-			if !want[MessageStatus(st, cancelled)] {
+			if !want[st.Status(cancelled)] {
 				continue
 			}
 			if idx >= skip && int64(len(out)) < limit {

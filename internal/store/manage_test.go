@@ -184,7 +184,7 @@ func mkInitiation(t *testing.T, b testBundle, id string, n int) *store.Initiatio
 		ID: id, Org: "o", CampaignID: "c", TemplateID: "t", BatchSize: 10, Batches: len(batches),
 		TotalMatched: int64(n), Selected: int64(n), Initiated: int64(n), CreatedAt: b.st.Now(),
 	}
-	if err := b.st.CreateInitiation(ctx(t), ini, batches, nil); err != nil {
+	if _, err := b.st.CreateInitiation(ctx(t), ini, batches, nil); err != nil {
 		t.Fatal(err)
 	}
 	return ini

@@ -10,23 +10,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Message states as kept in the st hash. An absent entry is pending; a
-// message being sent is "s|owner|leaseUntilMs|attempts".
-const (
-	StPending   = "p"
-	StSent      = "S"
-	StDelivered = "D"
-	StFailed    = "F"
-	StSkipped   = "K"
-	StCancelled = "C"
-)
-
 // Outcomes passed to Finish.
 const (
 	OutSent    = "S"
 	OutFailed  = "F"
 	OutSkipped = "K"
 	OutRelease = "R" // give a claimed message back, unsent (pause, shutdown)
+	// OutReleaseAmbiguous gives a message back whose provider call was cut
+	// off: it may have reached the provider, so the next run that takes it
+	// is told it would be a re-send (see Claim.Resend).
+	OutReleaseAmbiguous = "A"
 )
 
 // luaPrelude holds helpers shared by the state scripts. complete() stamps the
@@ -46,8 +39,10 @@ end
 `
 
 // claimScript leases pending messages to one run of a batch. Per message it
-// answers the attempt number to make ("1", or more after a takeover),
-// "busy" (leased by a live run), "final" or "C" (cancelled).
+// answers the attempt number to make ("1", or the run's own attempt when it
+// claims again), "r<attempt>" when it takes over another run's expired lease
+// (that run may have sent it), "busy" (leased by a live run), "final" or "C"
+// (cancelled). Claim turns these into typed values.
 // KEYS: meta, st. ARGV: now, leaseMs, owner, n...
 var claimScript = redis.NewScript(luaPrelude + `
 local meta, st = KEYS[1], KEYS[2]
@@ -78,7 +73,7 @@ for i, n in ipairs(ns) do
       converted = converted + 1; res = 'C'
     else
       set[#set + 1] = n; set[#set + 1] = 's|' .. owner .. '|' .. (now + lease) .. '|' .. ((a or 0) + 1)
-      res = tostring((a or 0) + 1)
+      res = 'r' .. tostring((a or 0) + 1)
     end
   else
     res = 'final'
@@ -146,6 +141,13 @@ for j, n in ipairs(ns) do
     if claimedBy == owner then
       set[#set + 1] = n; set[#set + 1] = 'p'
       d.inflight = d.inflight - 1
+    end
+  elseif out == 'A' then
+    -- Stays leased, with the lease already expired: the next run takes it
+    -- over at once and knows it may be a re-send. It stays in flight.
+    if claimedBy == owner then
+      local _, _, a = parse(c)
+      set[#set + 1] = n; set[#set + 1] = 's|' .. owner .. '|0|' .. a
     end
   elseif claimedBy then
     -- Any run's result stands: a run whose lease expired and was taken over
@@ -272,31 +274,6 @@ func (s *Store) RequeueCount(ctx context.Context, id string, b int) (int64, erro
 	return n, nil
 }
 
-// Claim leases messages ns of initiation id to owner for lease. See claimScript.
-func (s *Store) Claim(ctx context.Context, id, owner string, lease time.Duration, ns []int) ([]string, error) {
-	k := ikeys(id)
-	args := make([]any, 0, 3+len(ns))
-	args = append(args, s.now().UnixMilli(), lease.Milliseconds(), owner)
-	for _, n := range ns {
-		args = append(args, n)
-	}
-	res, err := claimScript.Run(ctx, s.rdb, []string{k.meta(), k.st()}, args...).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	return res, nil
-}
-
-// Extend renews owner's lease on message n before another attempt.
-func (s *Store) Extend(ctx context.Context, id, owner string, lease time.Duration, n int) (string, error) {
-	k := ikeys(id)
-	res, err := extendScript.Run(ctx, s.rdb, []string{k.meta(), k.st()}, s.now().UnixMilli(), lease.Milliseconds(), owner, n).Text()
-	if err != nil {
-		return "", fmt.Errorf("extend lease: %w", err)
-	}
-	return res, nil
-}
-
 // MessageRecord is what the last attempt at a message left.
 type MessageRecord struct {
 	To                string     `json:"to,omitempty"`
@@ -307,6 +284,9 @@ type MessageRecord struct {
 	Error             string     `json:"error,omitempty"`
 	SentAt            *time.Time `json:"sentAt,omitempty"`
 	UpdatedAt         time.Time  `json:"updatedAt"`
+	// Resent is set when the message was sent again after the run that
+	// held it died or lost its lease (it may have reached the provider twice).
+	Resent bool `json:"resent,omitempty"`
 }
 
 // Outcome is the end of one message, for Finish.
@@ -353,27 +333,6 @@ func (s *Store) Cancel(ctx context.Context, id string) (int64, error) {
 		return 0, notFound("Initiation", id)
 	}
 	return n, nil
-}
-
-// MessageState returns the raw states of messages ns (StPending when absent).
-func (s *Store) MessageStates(ctx context.Context, id string, ns []int) ([]string, error) {
-	fields := make([]string, len(ns))
-	for i, n := range ns {
-		fields[i] = strconv.Itoa(n)
-	}
-	vals, err := s.rdb.HMGet(ctx, ikeys(id).st(), fields...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read message states: %w", err)
-	}
-	out := make([]string, len(ns))
-	for i, v := range vals {
-		str, _ := v.(string)
-		if str == "" {
-			str = StPending
-		}
-		out[i] = str
-	}
-	return out, nil
 }
 
 // AllStates returns every recorded message state of an initiation; tests and

@@ -27,31 +27,6 @@ const (
 // MessageStatuses lists every message status.
 var MessageStatuses = []string{MsgPending, MsgSent, MsgDelivered, MsgFailed, MsgSkipped, MsgCancelled}
 
-// MessageStatus maps a raw st-hash state to its status. A message that is
-// neither final nor leased ("" or "p") on a cancelled initiation is
-// cancelled: cancelScript counted it so, and claimScript marks it so when a
-// batch comes by. A leased message is still being sent and ends sent or
-// failed, so it stays pending.
-func MessageStatus(state string, initiationCancelled bool) string {
-	switch state {
-	case StSent:
-		return MsgSent
-	case StDelivered:
-		return MsgDelivered
-	case StFailed:
-		return MsgFailed
-	case StSkipped:
-		return MsgSkipped
-	case StCancelled:
-		return MsgCancelled
-	case "", StPending:
-		if initiationCancelled {
-			return MsgCancelled
-		}
-	}
-	return MsgPending
-}
-
 // MessageView is one message as the API shows it.
 type MessageView struct {
 	ID           string
@@ -145,7 +120,7 @@ func (s *Store) messageViews(ctx context.Context, refs []msgRef) ([]MessageView,
 		v.InitiationID, v.CampaignID, v.TemplateID = r.ini.ID, r.ini.CampaignID, r.ini.TemplateID
 		v.CreatedAt = r.ini.CreatedAt.UTC()
 		v.IDField = customer.FieldLoanID
-		v.Status = MessageStatus(states[i].Val(), r.cancelled)
+		v.Status = parseState(states[i].Val()).Status(r.cancelled)
 		if ids := split[r.ini.ID+"\n"+strconv.Itoa(r.n/r.ini.BatchSize)]; r.n%r.ini.BatchSize < len(ids) {
 			v.CustomerID = ids[r.n%r.ini.BatchSize]
 		}

@@ -27,7 +27,7 @@ func TestListsAreNewestFirstWithinOneMillisecond(t *testing.T) {
 				t.Fatal(err)
 			}
 			ini := &store.Initiation{ID: "ini_" + id, Org: "o", CampaignID: "k", CreatedAt: st.Now()}
-			if err := st.CreateInitiation(c, ini, nil, nil); err != nil {
+			if _, err := st.CreateInitiation(c, ini, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -38,6 +38,10 @@ func (r *MessageRecord) appendJSON(b []byte) []byte {
 	}
 	field("updatedAt")
 	b = appendJSONTime(b, r.UpdatedAt)
+	if r.Resent {
+		field("resent")
+		b = append(b, "true"...)
+	}
 	return append(b, '}')
 }
 

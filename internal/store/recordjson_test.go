@@ -14,6 +14,7 @@ func TestMessageRecordJSONReadsBackAsEncodingJSONDoes(t *testing.T) {
 		{Attempts: 0, UpdatedAt: sent},
 		{To: "+919876543210", Body: "प्रिय Asha, \"quoted\" \\ tab\t nl\n <&> \u2028", Attempts: 3, ProviderMessageID: "p-1", SentAt: &sent, UpdatedAt: sent.Add(time.Second)},
 		{Code: "provider_rejected", Error: "provider answered 400: bad \x01 \xff\xfe bytes", Attempts: 1, UpdatedAt: sent.In(time.FixedZone("IST", 19800))},
+		{To: "+919876543210", Attempts: 2, SentAt: &sent, UpdatedAt: sent, Resent: true},
 	} {
 		var fast, slow MessageRecord
 		if err := json.Unmarshal(r.appendJSON(nil), &fast); err != nil {

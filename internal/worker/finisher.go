@@ -12,29 +12,56 @@ import (
 
 // finisher records outcomes as they arrive, many per script call when they
 // arrive together, so a sent message is recorded within milliseconds and a
-// crash re-sends at most what was in flight.
+// crash re-sends at most what was in flight. add never blocks: a sender
+// that has an outcome is done with its message whatever Redis is doing, and
+// the queue is bounded by the batch size.
 type finisher struct {
-	st    *store.Store
-	id    string
-	owner string
-	log   *zap.Logger
-	ch    chan store.Outcome
-	done  chan struct{}
-	mu    sync.Mutex
-	err   error
+	st       *store.Store
+	id       string
+	owner    string
+	log      *zap.Logger
+	progress func()
+
+	mu     sync.Mutex
+	queue  []store.Outcome
+	closed bool
+	err    error
+	wake   chan struct{}
+	done   chan struct{}
 }
 
-func newFinisher(st *store.Store, id, owner string, log *zap.Logger) *finisher {
-	f := &finisher{st: st, id: id, owner: owner, log: log, ch: make(chan store.Outcome, 256), done: make(chan struct{})}
+// maxFlush is the most outcomes one Finish call carries.
+const maxFlush = 128
+
+func newFinisher(st *store.Store, id, owner string, log *zap.Logger, progress func()) *finisher {
+	if progress == nil {
+		progress = func() {}
+	}
+	f := &finisher{st: st, id: id, owner: owner, log: log, progress: progress,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go f.loop()
 	return f
 }
 
-func (f *finisher) add(o store.Outcome) { f.ch <- o }
+func (f *finisher) add(o store.Outcome) {
+	f.mu.Lock()
+	f.queue = append(f.queue, o)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
 
 // close flushes what is left and reports the first write that never landed.
 func (f *finisher) close() error {
-	close(f.ch)
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
 	<-f.done
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -43,22 +70,22 @@ func (f *finisher) close() error {
 
 func (f *finisher) loop() {
 	defer close(f.done)
-	buf := make([]store.Outcome, 0, 128)
-	for o := range f.ch {
-		buf = append(buf[:0], o)
-	drain:
-		for len(buf) < 128 {
-			select {
-			case o, ok := <-f.ch:
-				if !ok {
-					break drain
-				}
-				buf = append(buf, o)
-			default:
-				break drain
-			}
+	buf := make([]store.Outcome, 0, maxFlush)
+	for {
+		f.mu.Lock()
+		n := min(len(f.queue), maxFlush)
+		buf = append(buf[:0], f.queue[:n]...)
+		f.queue = f.queue[n:]
+		closed := f.closed && len(f.queue) == 0
+		f.mu.Unlock()
+		if len(buf) > 0 {
+			f.flush(buf)
+			continue
 		}
-		f.flush(buf)
+		if closed {
+			return
+		}
+		<-f.wake
 	}
 }
 
@@ -72,6 +99,7 @@ func (f *finisher) flush(buf []store.Outcome) {
 		_, err := f.st.Finish(ctx, f.id, f.owner, buf)
 		cancel()
 		if err == nil {
+			f.progress()
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,17 +1,15 @@
-// Package worker sends the messages of queued batches and keeps every
-// initiation moving: the asynq handler, its server and the reconciler.
+// Package worker sends the messages of queued batches: the asynq handler and
+// server (asynq stays in this package and internal/queue), the per-run
+// watchdog and the worker process's liveness heartbeat. Maintenance that
+// keeps initiations moving across processes (the reconciler, the rescue of
+// dead workers' batches) lives in internal/maintenance.
 package worker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -29,6 +27,14 @@ var (
 	errPaused = errors.New("campaign paused")
 	// errBusy reschedules a batch some of whose messages another run holds.
 	errBusy = errors.New("messages leased by another run")
+	// errStalled ends a run whose progress stopped or that ran past its
+	// deadline; its unsent messages were handed back and the batch is
+	// retried like a busy one.
+	errStalled = errors.New("batch run stalled")
+	// errUnhealthy ends a run whose worker could not prove it is alive: the
+	// rescuer may be handing the batch to another worker, so this one stops
+	// sending rather than race it.
+	errUnhealthy = errors.New("worker liveness lost")
 )
 
 // Limiter spaces sends out; Wait blocks until one send may go.
@@ -36,46 +42,75 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// Liveness tells a run whether its worker process is known to be alive, so
+// that no other worker can be rescuing its batches. Heartbeat implements it.
+type Liveness interface {
+	WorkerID() string
+	Healthy() bool
+}
+
+// AmbiguousPolicy says what a run does with a message taken over from a run
+// that died or lost its lease after it may have handed it to the provider.
+type AmbiguousPolicy uint8
+
+// AMBIGUOUS_SENDS values.
+const (
+	// AmbiguousResend sends it again with the same Idempotency-Key.
+	AmbiguousResend AmbiguousPolicy = iota
+	// AmbiguousFail fails it with code ambiguous_after_crash.
+	AmbiguousFail
+)
+
 // HandlerParams configures a Handler. Zero values take defaults.
 type HandlerParams struct {
 	Store       *store.Store
 	Provider    provider.Provider
 	Log         *zap.Logger
 	Limiter     Limiter       // nil: no rate limit
+	Liveness    Liveness      // nil: no run registry, no liveness fencing
 	Concurrency int           // concurrent sends per batch; default 50
 	MaxAttempts int           // attempts per message; default 5
 	Lease       time.Duration // lease of a claimed message; default 30s
 	BackoffBase time.Duration // first retry delay; default 150ms
 	BackoffMax  time.Duration // default 5s
 	PauseCheck  time.Duration // how often a running batch rereads the campaign status; default 500ms
-	Metrics     Metrics
+	// ProviderTimeout bounds every provider call whatever the provider does
+	// with its context; default 15s (the webhook's own limit is 10s).
+	ProviderTimeout time.Duration
+	// StallTimeout ends a run in which nothing moved for this long while
+	// nothing waited on a known bound (a backoff, the rate limiter); default 30s.
+	StallTimeout time.Duration
+	Ambiguous    AmbiguousPolicy
+	Metrics      Metrics
 }
 
 // Handler processes batch tasks.
 type Handler struct {
 	p HandlerParams
+	// afterSend, when set (by tests only, see export_test.go), runs in the
+	// sender right after the provider answered, before anything is recorded.
+	afterSend func(messageID string)
 }
 
 // NewHandler returns a Handler with defaults filled in.
 func NewHandler(p HandlerParams) *Handler {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
 	if p.Concurrency <= 0 {
 		p.Concurrency = 50
 	}
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 5
 	}
-	if p.Lease <= 0 {
-		p.Lease = 30 * time.Second
-	}
-	if p.BackoffBase <= 0 {
-		p.BackoffBase = 150 * time.Millisecond
-	}
-	if p.BackoffMax <= 0 {
-		p.BackoffMax = 5 * time.Second
-	}
-	if p.PauseCheck <= 0 {
-		p.PauseCheck = 500 * time.Millisecond
-	}
+	def(&p.Lease, 30*time.Second)
+	def(&p.BackoffBase, 150*time.Millisecond)
+	def(&p.BackoffMax, 5*time.Second)
+	def(&p.PauseCheck, 500*time.Millisecond)
+	def(&p.ProviderTimeout, provider.DefaultWebhookTimeout+5*time.Second)
+	def(&p.StallTimeout, 30*time.Second)
 	if p.Log == nil {
 		p.Log = zap.NewNop()
 	}
@@ -94,19 +129,17 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return h.ProcessBatch(ctx, b)
 }
 
-// batchRun is one run of one batch.
-type batchRun struct {
-	h       *Handler
-	b       queue.Batch
-	ini     *store.Initiation
-	tpl     *smstemplate.Set
-	owner   string
-	paused  atomic.Bool
-	busy    atomic.Bool // some message is held by another run or was lost to one
-	release atomic.Bool // some claimed message was handed back unsent
-	sent    atomic.Int64
-	failed  atomic.Int64
-	fin     *finisher
+// runDeadline bounds one run of a batch of n messages: every message may
+// need every attempt, each a provider timeout plus the longest backoff, with
+// Concurrency of them at a time, plus the stall timeout. A run that reaches
+// it hands back what is left and the batch goes on in a new run, so the
+// bound only has to be finite, not tight. A rate limit shared by all workers
+// can make a healthy run slower than this; it then simply continues in the
+// next run.
+func (h *Handler) runDeadline(n int) time.Duration {
+	rounds := time.Duration((n + h.p.Concurrency - 1) / h.p.Concurrency)
+	perAttempt := h.p.ProviderTimeout + max(h.p.BackoffMax, provider.MaxRetryAfter)
+	return h.p.StallTimeout + rounds*time.Duration(h.p.MaxAttempts)*perAttempt
 }
 
 // ProcessBatch sends what is still pending in batch b.
@@ -124,22 +157,42 @@ func (h *Handler) ProcessBatch(ctx context.Context, b queue.Batch) error {
 	if err != nil {
 		return fmt.Errorf("template of %s: %v: %w", ini.ID, err, asynq.SkipRetry)
 	}
-	r := &batchRun{h: h, b: b, ini: ini, tpl: tpl, owner: newOwner()}
+	r := newRun(h, b, ini, tpl)
 	if err := r.checkPaused(ctx); err != nil {
 		return err
 	}
 	if r.paused.Load() {
 		return errPaused
 	}
-	r.fin = newFinisher(h.p.Store, ini.ID, r.owner, h.p.Log)
-	runErr := r.run(ctx)
+	if h.p.Liveness != nil && !h.p.Liveness.Healthy() {
+		return errUnhealthy
+	}
+	unregister := r.register(ctx)
+	defer unregister()
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+	deadline := time.AfterFunc(h.runDeadline(len(b.IDs)), func() {
+		r.log.Warn("batch run reached its deadline; handing its messages back", r.waitFields()...)
+		cancel(errStalled)
+	})
+	defer deadline.Stop()
+	go r.watchdog(runCtx, cancel)
+
+	r.fin = newFinisher(h.p.Store, ini.ID, r.owner, h.p.Log, r.progressed)
+	runErr := r.run(runCtx)
 	finErr := r.fin.close()
 	h.p.Metrics.BatchDone(time.Since(start))
-	h.p.Log.Info("batch finished",
-		zap.String("initiation", ini.ID), zap.Int("batch", b.Batch), zap.Int("size", len(b.IDs)),
+	cause := context.Cause(runCtx)
+	r.log.Info("batch finished", zap.Int("size", len(b.IDs)),
 		zap.Int64("sent", r.sent.Load()), zap.Int64("failed", r.failed.Load()),
 		zap.Bool("paused", r.paused.Load()), zap.Duration("duration", time.Since(start)))
 	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(cause, errStalled), errors.Is(cause, errUnhealthy):
+		return cause
 	case runErr != nil:
 		return runErr
 	case finErr != nil:
@@ -167,6 +220,27 @@ func (h *Handler) ProcessBatch(ctx context.Context, b queue.Batch) error {
 	return nil
 }
 
+// register lists the run under its worker, so that the rescuer can hand the
+// batch to another worker if this process dies. Failing to list it only
+// leaves the slower path (asynq's recoverer), so it is logged, not fatal.
+func (r *batchRun) register(ctx context.Context) (unregister func()) {
+	lv := r.h.p.Liveness
+	if lv == nil {
+		return func() {}
+	}
+	run := store.Run{Owner: r.owner, Worker: lv.WorkerID(), InitiationID: r.ini.ID, Batch: r.b.Batch}
+	if err := r.h.p.Store.RunRegister(ctx, run); err != nil {
+		r.log.Warn("register batch run", zap.Error(err))
+	}
+	return func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := r.h.p.Store.RunUnregister(uctx, r.owner); err != nil {
+			r.log.Warn("unregister batch run", zap.Error(err))
+		}
+	}
+}
+
 func (r *batchRun) allFinal(ctx context.Context) (bool, error) {
 	ns := make([]int, len(r.b.IDs))
 	for i := range ns {
@@ -178,19 +252,20 @@ func (r *batchRun) allFinal(ctx context.Context) (bool, error) {
 	}
 	cancelled := false
 	for _, s := range states {
-		if s == store.StPending || strings.HasPrefix(s, "s|") {
-			if !cancelled {
-				c, err := r.h.p.Store.Counters(ctx, r.ini.ID)
-				if err != nil {
-					return false, err
-				}
-				cancelled = c.CancelledState
+		if s.Final() {
+			continue
+		}
+		if !cancelled {
+			c, err := r.h.p.Store.Counters(ctx, r.ini.ID)
+			if err != nil {
+				return false, err
 			}
-			// Pending messages of a cancelled initiation are counted as
-			// cancelled already; a leased one still has to finish.
-			if !cancelled || s != store.StPending {
-				return false, nil
-			}
+			cancelled = c.CancelledState
+		}
+		// Pending messages of a cancelled initiation are counted as
+		// cancelled already; a leased one still has to finish.
+		if !cancelled || s != store.StatePending {
+			return false, nil
 		}
 	}
 	return true, nil
@@ -204,124 +279,4 @@ func (r *batchRun) checkPaused(ctx context.Context) error {
 	}
 	r.paused.Store(st == store.StatusPaused)
 	return nil
-}
-
-// claimedChunk is one chunk's claim answers.
-type claimedChunk struct {
-	start int
-	ns    []int
-	codes []string
-}
-
-// run claims the batch's messages chunk by chunk and sends them with at most
-// Concurrency in flight. The next chunk is claimed while the current one is
-// being sent, so a claim's round trip never leaves the senders idle.
-func (r *batchRun) run(ctx context.Context) error {
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go r.watchPause(runCtx)
-
-	recs, err := r.h.p.Store.Customers(ctx, r.b.Org, r.b.CampaignID, r.b.IDs)
-	if err != nil {
-		return err
-	}
-	chunks := make(chan claimedChunk, 1)
-	claimErr := make(chan error, 1)
-	go r.claimAhead(runCtx, chunks, claimErr)
-
-	sem := make(chan struct{}, r.h.p.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for c := range chunks {
-		for j, code := range c.codes {
-			if code == "busy" {
-				r.busy.Store(true)
-			}
-			attempt, claimed := parseAttempt(code)
-			if !claimed {
-				continue
-			}
-			i := c.start + j
-			m := msg{n: c.ns[j], id: r.b.IDs[i], rec: recs[i], attempt: attempt}
-			if r.paused.Load() || ctx.Err() != nil {
-				r.giveBack(m) // claimed ahead but not to be sent now
-				continue
-			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				r.handle(ctx, m)
-			}()
-		}
-	}
-	select {
-	case err := <-claimErr:
-		return err
-	default:
-		return nil
-	}
-}
-
-// claimAhead claims the batch chunk by chunk into out, one chunk ahead of
-// the senders, and stops at a pause, a cancelled context or an error.
-func (r *batchRun) claimAhead(ctx context.Context, out chan<- claimedChunk, errc chan<- error) {
-	defer close(out)
-	chunk := max(1, min(r.h.p.Concurrency, 100))
-	for start := 0; start < len(r.b.IDs); start += chunk {
-		if r.paused.Load() || ctx.Err() != nil {
-			return
-		}
-		end := min(start+chunk, len(r.b.IDs))
-		ns := make([]int, 0, end-start)
-		for i := start; i < end; i++ {
-			ns = append(ns, r.b.First+i)
-		}
-		codes, err := r.h.p.Store.Claim(ctx, r.ini.ID, r.owner, r.h.p.Lease, ns)
-		if err != nil {
-			if ctx.Err() == nil {
-				errc <- err
-			}
-			return
-		}
-		if len(codes) == 0 { // the initiation is gone
-			return
-		}
-		// The consumer always drains out, so this send cannot block for ever.
-		out <- claimedChunk{start: start, ns: ns, codes: codes}
-	}
-}
-
-// watchPause rereads the campaign status every PauseCheck so that a pause
-// stops sending within that time.
-func (r *batchRun) watchPause(ctx context.Context) {
-	t := time.NewTicker(r.h.p.PauseCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.checkPaused(ctx); err != nil && ctx.Err() == nil {
-				r.h.p.Log.Warn("read campaign status", zap.Error(err))
-			}
-		}
-	}
-}
-
-func parseAttempt(code string) (int, bool) {
-	n := 0
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, n > 0
-}
-
-func newOwner() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -23,6 +23,7 @@ const (
 	CodeProviderRejected = "provider_rejected"
 	CodeSendFailed       = "send_failed"
 	CodeAbandoned        = "batch_abandoned"
+	CodeAmbiguous        = "ambiguous_after_crash"
 )
 
 type msg struct {
@@ -30,10 +31,11 @@ type msg struct {
 	id      string
 	rec     customer.Record
 	attempt int
+	resend  bool // taken over from a run that may have sent it
 }
 
 // handle decides a claimed message: skip, fail, or send it.
-func (r *batchRun) handle(ctx context.Context, m msg) {
+func (r *batchRun) handle(ctx context.Context, s *slot, m msg) {
 	now := r.h.p.Store.Now()
 	rec := &store.MessageRecord{Attempts: m.attempt - 1, UpdatedAt: now}
 	finish := func(out, code, text string) {
@@ -68,19 +70,28 @@ func (r *batchRun) handle(ctx context.Context, m msg) {
 		return
 	}
 	rec.To, rec.Body = to, text
+	if m.resend {
+		if r.h.p.Ambiguous == AmbiguousFail {
+			r.failed.Add(1)
+			finish(store.OutFailed, CodeAmbiguous, "The worker sending this message stopped after it may have reached the provider; AMBIGUOUS_SENDS=fail forbids sending it again.")
+			return
+		}
+		rec.Resent = true
+		r.h.p.Metrics.MessageResent()
+	}
 	pm := provider.Message{
 		ID: store.MessageID(r.ini.ID, m.n), To: to, From: r.ini.Template.SenderID, Body: text,
 		TemplateID: r.ini.TemplateID, DLTTemplateID: r.ini.Template.DLTTemplateID,
 		DLTEntityID: r.ini.Template.DLTEntityID, CampaignID: r.ini.CampaignID,
 		CustomerID: m.id, InitiationID: r.ini.ID,
 	}
-	r.send(ctx, m, pm, rec, finish)
+	r.send(ctx, s, m, pm, rec, finish)
 }
 
 // send makes attempts until the provider accepts, refuses for good, or the
 // attempts run out. Before every retry the lease is renewed, so a message is
 // only ever attempted by the run that holds it.
-func (r *batchRun) send(ctx context.Context, m msg, pm provider.Message, rec *store.MessageRecord, finish func(out, code, text string)) {
+func (r *batchRun) send(ctx context.Context, s *slot, m msg, pm provider.Message, rec *store.MessageRecord, finish func(out, code, text string)) {
 	attempt := m.attempt
 	for {
 		if r.paused.Load() || ctx.Err() != nil {
@@ -88,15 +99,28 @@ func (r *batchRun) send(ctx context.Context, m msg, pm provider.Message, rec *st
 			return
 		}
 		if r.h.p.Limiter != nil {
+			s.set(actLimiter, m.n, time.Time{})
 			if err := r.h.p.Limiter.Wait(ctx); err != nil {
 				r.giveBack(m)
 				return
 			}
 		}
+		if lv := r.h.p.Liveness; lv != nil && !lv.Healthy() {
+			// Another worker may be rescuing this batch right now: hand
+			// everything back rather than send beside it.
+			r.giveBack(m)
+			r.stop(errUnhealthy)
+			return
+		}
 		rec.Attempts = attempt
 		began := time.Now()
-		res, err := r.h.p.Provider.Send(ctx, pm)
+		s.set(actProvider, m.n, began.Add(r.h.p.ProviderTimeout))
+		res, err := r.callProvider(ctx, pm)
+		if r.h.afterSend != nil {
+			r.h.afterSend(pm.ID)
+		}
 		r.h.p.Metrics.ProviderLatency(time.Since(began), err)
+		r.progressed()
 		if err == nil {
 			t := r.h.p.Store.Now()
 			rec.SentAt, rec.UpdatedAt = &t, t
@@ -107,9 +131,10 @@ func (r *batchRun) send(ctx context.Context, m msg, pm provider.Message, rec *st
 		}
 		rec.UpdatedAt = r.h.p.Store.Now()
 		if ctx.Err() != nil {
-			// Shutting down mid-call: the provider may or may not have taken
-			// it. Handing it back re-sends it with the same Idempotency-Key.
-			r.giveBack(m)
+			// Cut off mid-call (shutdown, stall): the provider may or may
+			// not have taken it. The next run re-sends it with the same
+			// Idempotency-Key, or fails it under AMBIGUOUS_SENDS=fail.
+			r.giveBackAmbiguous(m)
 			return
 		}
 		var perr *provider.Error
@@ -128,24 +153,53 @@ func (r *batchRun) send(ctx context.Context, m msg, pm provider.Message, rec *st
 			return
 		}
 		wait := r.backoff(attempt, perr)
-		code, err := r.h.p.Store.Extend(ctx, r.ini.ID, r.owner, wait+r.h.p.Lease, m.n)
+		ext, err := r.h.p.Store.Extend(ctx, r.ini.ID, r.owner, wait+r.h.p.Lease, m.n)
 		if err != nil {
-			r.h.p.Log.Warn("extend lease", zap.String("message", pm.ID), zap.Error(err))
+			r.log.Warn("extend lease", zap.String("message", pm.ID), zap.Error(err))
 			r.busy.Store(true) // the lease runs out; a later run takes it up
 			return
 		}
-		next, ok := parseAttempt(code)
-		if !ok { // "lost" to another run, or "C": cancelled and counted
-			if code == "lost" {
-				r.busy.Store(true)
-			}
+		switch ext.Kind {
+		case store.ExtendLost:
+			r.busy.Store(true)
+			return
+		case store.ExtendCancelled: // counted cancelled by Extend
 			return
 		}
+		s.set(actBackoff, m.n, time.Now().Add(wait))
 		if !sleep(ctx, wait) {
 			r.giveBack(m)
 			return
 		}
-		attempt = next
+		r.progressed()
+		attempt = ext.Attempt
+	}
+}
+
+// callProvider makes one provider call that returns by ProviderTimeout at
+// the latest, whatever the provider does with its context: a provider that
+// hangs costs a goroutine until it returns, never the batch.
+func (r *batchRun) callProvider(ctx context.Context, pm provider.Message) (provider.Result, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.h.p.ProviderTimeout)
+	defer cancel()
+	type answer struct {
+		res provider.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := r.h.p.Provider.Send(cctx, pm)
+		done <- answer{res, err}
+	}()
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-cctx.Done():
+		if err := ctx.Err(); err != nil {
+			return provider.Result{}, fmt.Errorf("sms provider: send abandoned: %w", err)
+		}
+		return provider.Result{}, &provider.Error{Transient: true, Reason: "timeout",
+			Err: fmt.Errorf("no answer within %v", r.h.p.ProviderTimeout)}
 	}
 }
 
@@ -157,12 +211,6 @@ func (r *batchRun) backoff(attempt int, perr *provider.Error) time.Duration {
 	d := r.h.p.BackoffBase << min(attempt-1, 16)
 	d = min(d, r.h.p.BackoffMax)
 	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter needs no cryptographic randomness
-}
-
-// giveBack returns a claimed, unsent message to pending.
-func (r *batchRun) giveBack(m msg) {
-	r.release.Store(true)
-	r.fin.add(store.Outcome{N: m.n, Outcome: store.OutRelease})
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

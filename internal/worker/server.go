@@ -82,13 +82,23 @@ func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	switch {
 	case errors.Is(err, errPaused):
 		return time.Second
-	case errors.Is(err, errBusy):
+	case errors.Is(err, errBusy), errors.Is(err, errStalled):
 		return 5 * time.Second
+	case errors.Is(err, errUnhealthy):
+		return 2 * time.Second
 	}
 	d := time.Second << min(n, 6)
 	return min(d, time.Minute)
 }
 
+// isFailure is false for the reasons a batch comes back that say nothing
+// about the batch itself: a pause, messages held by another run, a run
+// handed back by its watchdog, a worker that lost its heartbeat, shutdown.
 func isFailure(err error) bool {
-	return !errors.Is(err, errPaused) && !errors.Is(err, errBusy) && !errors.Is(err, context.Canceled)
+	for _, e := range []error{errPaused, errBusy, errStalled, errUnhealthy, context.Canceled} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
 }

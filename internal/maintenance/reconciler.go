@@ -1,8 +1,7 @@
-package worker
+package maintenance
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,6 +10,9 @@ import (
 	"github.com/campaignsms/campaignsms/internal/queue"
 	"github.com/campaignsms/campaignsms/internal/store"
 )
+
+// CodeAbandoned is the error code of messages whose batch was given up.
+const CodeAbandoned = "batch_abandoned"
 
 // ReconcilerParams configures a Reconciler. Zero values take defaults.
 type ReconcilerParams struct {
@@ -23,6 +25,8 @@ type ReconcilerParams struct {
 	// MaxRequeues is how often one batch is queued again before its
 	// unfinished messages fail; default 3.
 	MaxRequeues int64
+	// Page is how many active initiations are read per step; default 200.
+	Page int64
 }
 
 // Reconciler makes sure nothing stays pending forever: it finds initiations
@@ -45,6 +49,9 @@ func NewReconciler(p ReconcilerParams) *Reconciler {
 	if p.MaxRequeues <= 0 {
 		p.MaxRequeues = 3
 	}
+	if p.Page <= 0 {
+		p.Page = 200
+	}
 	if p.Log == nil {
 		p.Log = zap.NewNop()
 	}
@@ -52,85 +59,114 @@ func NewReconciler(p ReconcilerParams) *Reconciler {
 }
 
 // Run reconciles every Interval until ctx ends. Several workers may run it:
-// a Redis lock lets one pass run at a time.
+// a renewed Redis lock lets one pass run at a time.
 func (r *Reconciler) Run(ctx context.Context) {
-	t := time.NewTicker(r.p.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
-				r.p.Log.Warn("reconcile", zap.Error(err))
+	every(ctx, r.p.Interval, func(ctx context.Context) {
+		if err := r.Pass(ctx); err != nil && ctx.Err() == nil {
+			r.p.Log.Warn("reconcile", zap.Error(err))
+		}
+	})
+}
+
+// Pass reconciles once, every active initiation, page by page. One
+// initiation that cannot be reconciled is logged and skipped; only an error
+// that stops the whole walk (the list itself unreadable, the lock lost) is
+// returned.
+func (r *Reconciler) Pass(ctx context.Context) error {
+	_, err := withLock(ctx, r.p.Store, r.p.Log, "reconciler", max(r.p.Interval, 10*time.Second), func(ctx context.Context) error {
+		paused := map[string]bool{} // org/campaign -> paused, read once per pass
+		for offset := int64(0); ; offset += r.p.Page {
+			ids, err := r.p.Store.ActiveInitiations(ctx, offset, r.p.Page)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				removed, err := r.initiation(ctx, id, paused)
+				if err != nil {
+					r.p.Log.Warn("reconcile initiation; going on with the others", zap.String("initiation", id), zap.Error(err))
+				}
+				if removed {
+					offset-- // the list shrank under the cursor
+				}
+			}
+			if int64(len(ids)) < r.p.Page {
+				return nil
 			}
 		}
-	}
+	})
+	return err
 }
 
-// Pass reconciles once.
-func (r *Reconciler) Pass(ctx context.Context) error {
-	unlock, ok, err := r.p.Store.Lock(ctx, "reconciler", r.p.Interval)
-	if err != nil || !ok {
-		return err
-	}
-	defer unlock()
-	ids, err := r.p.Store.ActiveInitiations(ctx, 1000)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if err := r.initiation(ctx, id); err != nil {
-			return fmt.Errorf("reconcile %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-func (r *Reconciler) initiation(ctx context.Context, id string) error {
+// initiation reconciles one initiation; removed says it left the active list.
+func (r *Reconciler) initiation(ctx context.Context, id string, paused map[string]bool) (removed bool, err error) {
 	st := r.p.Store
 	ini, err := st.InitiationByID(ctx, id)
 	if apperr.KindOf(err) == apperr.NotFound {
 		// Marked active, but the API died before writing it. Once that is
 		// old enough not to be a write in progress, forget it.
 		if old, err := st.ActiveSince(ctx, id); err == nil && st.Now().Sub(old) > r.p.Grace {
-			return st.Deactivate(ctx, id)
+			return true, st.Deactivate(ctx, id)
 		}
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	c, err := st.Counters(ctx, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c.Pending() <= 0 {
-		return st.Deactivate(ctx, id)
+		return true, st.Deactivate(ctx, id)
 	}
 	if st.Now().Sub(ini.CreatedAt) < r.p.Grace {
-		return nil
+		return false, nil
+	}
+	// A paused campaign's batches wait on purpose (asynq retries them every
+	// second without spending retries); they need nothing from here.
+	pk := ini.Org + "/" + ini.CampaignID
+	p, ok := paused[pk]
+	if !ok {
+		status, err := st.CampaignStatus(ctx, ini.Org, ini.CampaignID)
+		if err != nil {
+			return false, err
+		}
+		p = status == store.StatusPaused
+		paused[pk] = p
+	}
+	if p {
+		return false, nil
 	}
 	done, err := st.BatchesDone(ctx, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for b := range ini.Batches {
 		if done[b] {
 			continue
 		}
-		live, err := r.p.Queue.Live(id, b)
+		state, err := r.p.Queue.TaskStateOf(id, b)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if live {
+		switch state {
+		case queue.TaskLive:
 			continue
+		case queue.TaskFinished:
+			// Out of retries (or finished while messages stay open): its id
+			// blocks a new enqueue until it is deleted.
+			if err := r.p.Queue.DeleteTask(id, b); err != nil {
+				return false, err
+			}
 		}
 		if err := r.revive(ctx, ini, b); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // revive queues batch b again, or fails its open messages once it has been
