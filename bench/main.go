@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,11 +45,14 @@ type sizes struct {
 	maxConc     int // cap on the derived concurrency
 	altConc     int // senders of a second, reference run of the direct client; -1: none
 	latencyMS   int
+	kill        int // customers of the kill-to-resume runs
+	killReps    int // kills measured
+	only        string
 }
 
 var (
-	full  = sizes{workers: 2, direct: 200_000, e2e: 200_000, latency: 200_000, pmt: 30_000, limiter: 50_000, limiterReps: 2, ack: 100_000, ackBig: 1_000_000, rssSmall: 1_000, rssBig: 1_000_000, reps: 3, maxConc: 1000, altConc: 64, latencyMS: 50}
-	quick = sizes{workers: 2, direct: 20_000, e2e: 20_000, latency: 10_000, pmt: 5_000, limiter: 10_000, limiterReps: 1, ack: 20_000, ackBig: 100_000, rssSmall: 1_000, rssBig: 50_000, reps: 3, maxConc: 1000, altConc: 64, latencyMS: 50}
+	full  = sizes{workers: 2, direct: 200_000, e2e: 200_000, latency: 200_000, pmt: 30_000, limiter: 50_000, limiterReps: 2, ack: 100_000, ackBig: 1_000_000, rssSmall: 1_000, rssBig: 1_000_000, reps: 3, maxConc: 1000, altConc: 64, latencyMS: 50, kill: 5_000, killReps: 5}
+	quick = sizes{workers: 2, direct: 20_000, e2e: 20_000, latency: 10_000, pmt: 5_000, limiter: 10_000, limiterReps: 1, ack: 20_000, ackBig: 100_000, rssSmall: 1_000, rssBig: 50_000, reps: 3, maxConc: 1000, altConc: 64, latencyMS: 50, kill: 5_000, killReps: 2}
 )
 
 func parseFlags() sizes {
@@ -70,6 +74,9 @@ func parseFlags() sizes {
 	flag.IntVar(&s.maxConc, "max-conc", 0, "cap on the derived concurrency (default 1000)")
 	flag.IntVar(&s.altConc, "alt-conc", 0, "senders of a second, reference direct client run (default 64; -1: none)")
 	flag.IntVar(&s.latencyMS, "latency-ms", 0, "provider latency of the latency run, ms (default 50)")
+	flag.IntVar(&s.kill, "kill", 0, "customers of the kill-to-resume runs (default 5000)")
+	flag.IntVar(&s.killReps, "kill-reps", 0, "kills measured (default 5)")
+	flag.StringVar(&s.only, "only", "", "run only these steps, comma-separated: direct,e2e,limiter,pmt,rss,ack,kill (default all)")
 	flag.Parse()
 	def := full
 	if *q {
@@ -80,6 +87,7 @@ func parseFlags() sizes {
 		{&s.pmt, &def.pmt}, {&s.limiter, &def.limiter}, {&s.limiterReps, &def.limiterReps}, {&s.ack, &def.ack}, {&s.ackBig, &def.ackBig},
 		{&s.rssSmall, &def.rssSmall}, {&s.rssBig, &def.rssBig}, {&s.reps, &def.reps},
 		{&s.maxConc, &def.maxConc}, {&s.altConc, &def.altConc}, {&s.latencyMS, &def.latencyMS},
+		{&s.kill, &def.kill}, {&s.killReps, &def.killReps},
 	} {
 		if *p.v <= 0 {
 			*p.v = *p.d
@@ -130,6 +138,7 @@ var finalOrder = []string{
 	"e2e_sent_per_s_latency50", "latency50_vs_zero",
 	"ack_ms_100k", "redis_read_ms_100k", "ack_vs_redis_read_100k", "ack_ms_1m",
 	"worker_rss_mb_1k", "worker_rss_mb_1m",
+	"kill_resume_s_median", "kill_resume_s_worst",
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -176,10 +185,17 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	progress("api on %s", b.apiBase)
 
-	for _, step := range []func(context.Context) error{
-		b.runDirect, b.runE2E, b.runLimiter, b.runPerMessage, b.runRSS, b.runAck,
+	for _, step := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"direct", b.runDirect}, {"e2e", b.runE2E}, {"limiter", b.runLimiter}, {"pmt", b.runPerMessage},
+		{"rss", b.runRSS}, {"ack", b.runAck}, {"kill", b.runKillResume},
 	} {
-		if err := step(ctx); err != nil {
+		if b.s.only != "" && !slices.Contains(strings.Split(b.s.only, ","), step.name) {
+			continue
+		}
+		if err := step.run(ctx); err != nil {
 			return err
 		}
 	}
@@ -195,7 +211,7 @@ func (b *bench) seed(ctx context.Context) error {
 	}
 	s := b.s
 	var ns []int
-	for _, n := range []int{s.rssSmall, s.limiter, s.pmt, s.ack, s.latency, s.e2e, s.rssBig, s.ackBig} {
+	for _, n := range []int{s.rssSmall, s.limiter, s.pmt, s.ack, s.latency, s.e2e, s.rssBig, s.ackBig, s.kill} {
 		if !slices.Contains(ns, n) {
 			ns = append(ns, n)
 		}

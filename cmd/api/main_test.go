@@ -72,6 +72,7 @@ func start(t *testing.T, env map[string]string, faults providertest.Faults) test
 	case a := <-addr:
 		return testBundle{base: "http://" + a, fake: fake, logs: logs}
 	case err := <-done:
+		done <- err // for the cleanup, which waits for it
 		t.Fatalf("program ended at start: %v\n%s", err, logs.String())
 	case <-time.After(30 * time.Second):
 		t.Fatal("program did not start within 30 s")

@@ -37,6 +37,9 @@ type Redis struct {
 	stop     chan struct{}
 }
 
+// embeddedTimeout bounds one call to the embedded Redis.
+const embeddedTimeout = 30 * time.Second
+
 // OpenRedis connects to REDIS_URL, or starts an embedded in-memory Redis.
 func OpenRedis(ctx context.Context, cfg config.Config) (*Redis, error) {
 	if cfg.Embedded() {
@@ -45,7 +48,11 @@ func OpenRedis(ctx context.Context, cfg config.Config) (*Redis, error) {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		r := &Redis{
-			Client:   redis.NewClient(&redis.Options{Addr: mr.Addr(), DisableIdentity: true}),
+			// The server is in this process: a slow answer means a busy
+			// CPU, never a dead server, and timing out (go-redis' 3 s) only
+			// turns slowness into failures (the demo load at start).
+			Client: redis.NewClient(&redis.Options{Addr: mr.Addr(), DisableIdentity: true,
+				ReadTimeout: embeddedTimeout, WriteTimeout: embeddedTimeout}),
 			Embedded: mr,
 			stop:     make(chan struct{}),
 		}
