@@ -105,7 +105,12 @@ func (k *Kaleyra) serve(w http.ResponseWriter, r *http.Request) {
 		acc = append(acc, a)
 	}
 	if len(acc) == 0 {
-		kaleyraError(w, http.StatusBadRequest, "E413", "Invalid number")
+		msg := "Invalid number"
+		for _, reason := range rejected {
+			msg += ": " + reason
+			break
+		}
+		kaleyraError(w, http.StatusBadRequest, "E413", msg)
 		return
 	}
 	k.record(len(to) > 1, nil, acc...)
