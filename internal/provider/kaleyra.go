@@ -185,8 +185,37 @@ func (k *kaleyra) post(ctx context.Context, msgs []Message) []BatchResult {
 		case len(ans.Data) == 0:
 			out[i].Result = Result{ProviderMessageID: ans.ID + ":" + digits(x.To), Provider: k.name}
 		default:
-			out[i].Err = &Error{Status: a.status, Reason: k.name + " did not accept this recipient"}
+			out[i].Err = &Error{Status: a.status, Reason: joinReason(k.name+" did not accept this recipient", kaleyraWhy(ans.Error, x.To))}
 		}
 	}
 	return out
+}
+
+// kaleyraWhy finds the reason a recipient was left out of an accepted
+// request: the value filed under its number in the answer's "error" object,
+// else that object as text.
+func kaleyraWhy(raw json.RawMessage, to string) string {
+	var walk func(v any) string
+	walk = func(v any) string {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		for k, x := range m {
+			if s, ok := x.(string); ok && (k == to || digits(k) == digits(to)) {
+				return s
+			}
+			if s := walk(x); s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	var v any
+	if json.Unmarshal(raw, &v) == nil {
+		if s := walk(v); s != "" {
+			return reasonSnippet([]byte(s))
+		}
+	}
+	return reasonSnippet(raw)
 }

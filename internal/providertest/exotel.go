@@ -131,21 +131,28 @@ func (x *Exotel) bulksend(w http.ResponseWriter, asJSON bool, f url.Values) {
 		return
 	}
 	items := make([]map[string]any, n)
-	partial := false
+	var acc []Accepted
+	var at []int
 	for i := range n {
 		p := "Messages[" + strconv.Itoa(i) + "]"
 		to, body := f.Get(p+"[To]"), f.Get(p+"[Body]")
 		from := firstSet(f.Get(p+"[From]"), f.Get("From"))
 		if st, msg := x.check(to, from, body); st != 0 {
 			items[i] = map[string]any{"RestException": map[string]any{"Status": st, "Message": msg}}
-			partial = true
 			continue
 		}
-		ids := x.record(true, exotelSid, Accepted{
+		acc = append(acc, Accepted{
 			To: to, From: from, Body: body, TemplateID: f.Get(p + "[DltTemplateId]"),
 			EntityID: f.Get("DltEntityId"), StatusCallback: f.Get("StatusCallback"),
 		})
-		items[i] = map[string]any{"SMSMessage": x.sms(ids[0], from, to, body)}
+		at = append(at, i)
+	}
+	partial := len(acc) < n
+	if len(acc) > 0 {
+		for j, sid := range x.record(true, exotelSid, acc...) {
+			a := acc[j]
+			items[at[j]] = map[string]any{"SMSMessage": x.sms(sid, a.From, a.To, a.Body)}
+		}
 	}
 	b, _ := json.Marshal(items)
 	status := http.StatusOK
