@@ -27,6 +27,7 @@ type Metrics struct {
 	messages        *prometheus.CounterVec
 	providerLatency *prometheus.HistogramVec
 	batchDuration   prometheus.Histogram
+	breakerState    *prometheus.GaugeVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -51,8 +52,11 @@ func New() *Metrics {
 			Name: "campaignsms_batch_duration_seconds", Help: "Time to process one batch task.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "campaignsms_provider_breaker_state", Help: "SMS provider circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}, []string{"provider"}),
 	}
-	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.messages, m.providerLatency, m.batchDuration,
+	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.messages, m.providerLatency, m.batchDuration, m.breakerState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -85,6 +89,12 @@ func (m *Metrics) ProviderLatency(d time.Duration, err error) {
 
 // BatchDone records one processed batch (worker.Metrics).
 func (m *Metrics) BatchDone(d time.Duration) { m.batchDuration.Observe(d.Seconds()) }
+
+// ProviderBreaker records a provider's circuit breaker state
+// (provider.FailoverParams.OnStateChange).
+func (m *Metrics) ProviderBreaker(name string, _, to provider.BreakerState) {
+	m.breakerState.WithLabelValues(name).Set(float64(to))
+}
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
