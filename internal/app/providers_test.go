@@ -37,7 +37,9 @@ func TestNewProviderFromConfig(t *testing.T) {
 		env   func(base string) map[string]string
 	}{
 		{"msg91", func() fake { return providertest.NewMSG91("ak", providertest.GatewayFaults{}) },
-			func(b string) map[string]string { return map[string]string{"SMS_MSG91_BASE_URL": b, "SMS_MSG91_AUTHKEY": "ak"} }},
+			func(b string) map[string]string {
+				return map[string]string{"SMS_MSG91_BASE_URL": b, "SMS_MSG91_AUTHKEY": "ak"}
+			}},
 		{"exotel", func() fake { return providertest.NewExotel("sid", "key", "tok", providertest.GatewayFaults{}) },
 			func(b string) map[string]string {
 				return map[string]string{"SMS_EXOTEL_BASE_URL": b, "SMS_EXOTEL_SID": "sid", "SMS_EXOTEL_API_KEY": "key", "SMS_EXOTEL_API_TOKEN": "tok"}

@@ -145,10 +145,9 @@ func isolate(ctx context.Context, p Provider, msgs []Message, err error) []Batch
 }
 
 // slowDown marks e as a request to send less, keeping a hint already set.
-func slowDown(e *Error, hint time.Duration) *Error {
+func slowDown(e *Error, hint time.Duration) {
 	e.Transient, e.SlowDown = true, true
 	if e.RetryAfter == 0 {
 		e.RetryAfter = min(max(hint, 0), MaxRetryAfter)
 	}
-	return e
 }

@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -149,8 +150,8 @@ func TestKaleyraGroupsByText(t *testing.T) {
 
 func asErr(t *testing.T, err error) *provider.Error {
 	t.Helper()
-	pe, ok := err.(*provider.Error)
-	if !ok {
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
 		t.Fatalf("error %T %v is not a *provider.Error", err, err)
 	}
 	return pe

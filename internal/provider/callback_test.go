@@ -296,13 +296,19 @@ func TestTwilioSignatureDocumentedVector(t *testing.T) {
 	}
 
 	for name, mod := range map[string]func(*http.Request) (string, string){
-		"forged signature":  func(r *http.Request) (string, string) { r.Header.Set("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="); return token, u },
-		"wrong token":       func(r *http.Request) (string, string) { return "54321", u },
-		"other url":         func(r *http.Request) (string, string) { return token, u + "&baz=3" },
-		"no signature":      func(r *http.Request) (string, string) { r.Header.Del("X-Twilio-Signature"); return token, u },
-		"no token":          func(r *http.Request) (string, string) { return "", u },
-		"tampered digits":   func(r *http.Request) (string, string) { return token, u },
-		"signature of body": func(r *http.Request) (string, string) { r.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, "", params)); return token, u },
+		"forged signature": func(r *http.Request) (string, string) {
+			r.Header.Set("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+			return token, u
+		},
+		"wrong token":     func(r *http.Request) (string, string) { return "54321", u },
+		"other url":       func(r *http.Request) (string, string) { return token, u + "&baz=3" },
+		"no signature":    func(r *http.Request) (string, string) { r.Header.Del("X-Twilio-Signature"); return token, u },
+		"no token":        func(r *http.Request) (string, string) { return "", u },
+		"tampered digits": func(r *http.Request) (string, string) { return token, u },
+		"signature of body": func(r *http.Request) (string, string) {
+			r.Header.Set("X-Twilio-Signature", provider.TwilioSignature(token, "", params))
+			return token, u
+		},
 	} {
 		body := params.Encode()
 		if name == "tampered digits" {

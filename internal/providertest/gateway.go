@@ -228,7 +228,7 @@ func write(w http.ResponseWriter, status int, contentType, body string) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	_, _ = io.WriteString(w, body) //nolint:gosec // a fake provider's own answer, not a page
 }
 
 // readForm reads a form-encoded POST body (bounded); "" when the request is
