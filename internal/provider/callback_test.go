@@ -322,3 +322,29 @@ func TestTwilioSignatureDocumentedVector(t *testing.T) {
 		}
 	}
 }
+
+// Nothing a caller sends makes a parser panic; what it cannot read is
+// ErrBadCallback.
+func TestParsersSurviveGarbage(t *testing.T) {
+	t.Parallel()
+	inputs := []struct{ ct, body string }{
+		{"application/json", ""}, {"application/json", "["}, {"application/json", "null"}, {"application/json", "[null]"},
+		{"application/json", `[1,2]`}, {"application/json", `{"data":1}`}, {"application/json", `{"data":"[{\"report\":5}]"}`},
+		{formCT, "%zz"}, {formCT, "data=%5B%7B%22report%22%3A%5B1%5D%7D%5D"}, {formCT, "response=%5B1%5D"}, {"", "\x00\xff"},
+		{"text/plain", "{"}, {"application/json", strings.Repeat("[", 10000)},
+	}
+	for _, name := range []string{"webhook", "msg91", "exotel", "kaleyra", "gupshup", "twilio"} {
+		p := parser(t, name)
+		for _, in := range inputs {
+			for _, parse := range []func(*http.Request) error{
+				func(r *http.Request) error { _, err := p.ParseDLR(r); return err },
+				func(r *http.Request) error { _, err := p.ParseInbound(r); return err },
+			} {
+				err := parse(cbRequest("POST", "/cb", in.ct, in.body))
+				if err != nil && !errors.Is(err, provider.ErrBadCallback) {
+					t.Errorf("%s %q: %v is not ErrBadCallback", name, in.body, err)
+				}
+			}
+		}
+	}
+}

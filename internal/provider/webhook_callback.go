@@ -16,7 +16,7 @@ func (webhookCallbacks) ParseDLR(r *http.Request) ([]Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.json {
+	if !c.json || len(c.body) == 0 {
 		return nil, badf("the webhook delivery report is JSON")
 	}
 	var raws []json.RawMessage
