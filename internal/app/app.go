@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/campaignsms/campaignsms/internal/config"
-	"github.com/campaignsms/campaignsms/internal/provider"
 )
 
 // NewLogger returns a JSON logger at level writing to w.
@@ -98,17 +96,6 @@ func (r *Redis) Close() error {
 		r.Embedded.Close()
 	}
 	return err
-}
-
-// NewProvider builds the configured SMS provider.
-func NewProvider(cfg config.Config, log *zap.Logger) (provider.Provider, error) {
-	switch cfg.SMSProvider {
-	case config.ProviderLog:
-		return provider.NewLog(log), nil
-	case config.ProviderWebhook:
-		return provider.NewWebhook(provider.WebhookParams{URL: cfg.SMSWebhookURL, Token: cfg.SMSWebhookToken, Log: log.Named("webhook")}), nil
-	}
-	return nil, errors.New("config: SMS_PROVIDER: unknown provider " + cfg.SMSProvider)
 }
 
 // redisLogs forwards go-redis' own messages (sentinel failovers, pool

@@ -26,7 +26,11 @@ type Worker struct {
 
 // StartWorker starts sending batches and the maintenance around them.
 func StartWorker(ctx context.Context, cfg config.Config, rdb *Redis, st *store.Store, q *queue.Client, m *metrics.Metrics, log *zap.Logger) (*Worker, error) {
-	prov, err := NewProvider(cfg, log)
+	var observe BreakerObserver
+	if m != nil {
+		observe = m.ProviderBreaker
+	}
+	prov, err := NewObservedProvider(cfg, log, observe)
 	if err != nil {
 		return nil, err
 	}

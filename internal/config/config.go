@@ -57,6 +57,19 @@ type Config struct {
 	SMSRateLimit    int // messages per second over all workers; 0 means no limit
 	SendMaxAttempts int
 
+	// SPEC §8 (providers.go).
+	SMSFallbackProvider string
+	SMSWebhookBatch     int
+	// SMSRequestRate is SMS_REQUEST_RATE in requests per second; when
+	// SMSRequestRateSet is false the provider's published limit applies.
+	SMSRequestRate    float64
+	SMSRequestRateSet bool
+	// SMSCallbackURL is our public base URL as providers reach it; adapters
+	// that take a callback URL per message get
+	// {SMSCallbackURL}/api/v1/webhooks/dlr/{provider}.
+	SMSCallbackURL string
+	Gateways       Gateways
+
 	MonitoringUser     string
 	MonitoringPassword string
 	MonitoringReadOnly bool
@@ -127,7 +140,8 @@ func Load(getenv func(string) string, program string) (Config, error) {
 	c.WorkerConcurrency = e.integer("WORKER_CONCURRENCY", 10, 1, 10000)
 	c.SendConcurrency = e.integer("SEND_CONCURRENCY", 50, 1, 10000)
 	c.SMSProvider = e.provider("SMS_PROVIDER", ProviderLog)
-	c.SMSWebhookURL = e.webhookURL("SMS_WEBHOOK_URL", c.SMSProvider == ProviderWebhook)
+	loadProviders(&e, &c)
+	c.SMSWebhookURL = e.webhookURL("SMS_WEBHOOK_URL", c.webhookRequiredBy())
 	c.SMSWebhookToken = e.headerSecret("SMS_WEBHOOK_TOKEN")
 	c.SMSRateLimit = e.integer("SMS_RATE_LIMIT", 0, 0, 1_000_000)
 	c.SendMaxAttempts = e.integer("SEND_MAX_ATTEMPTS", 5, 1, 1000)
@@ -272,25 +286,14 @@ func (e *env) addr(name, def string) string {
 	return v
 }
 
-func (e *env) provider(name, def string) string {
-	v := strings.ToLower(e.get(name))
-	if v == "" {
-		return def
-	}
-	if v != ProviderLog && v != ProviderWebhook {
-		e.fail(name, "%s is not a known provider (want %s or %s)", quote(v), ProviderLog, ProviderWebhook)
-	}
-	return v
-}
-
 // webhookURL is checked even for the log provider: a set but broken URL is a
 // mistake worth stopping for. The URL may carry credentials, so it is never
 // quoted.
-func (e *env) webhookURL(name string, required bool) string {
+func (e *env) webhookURL(name, requiredBy string) string {
 	v := e.get(name)
 	if v == "" {
-		if required && e.err == nil {
-			e.fail(name, "required when SMS_PROVIDER=webhook")
+		if requiredBy != "" && e.err == nil {
+			e.fail(name, "required when %s=webhook", requiredBy)
 		}
 		return ""
 	}

@@ -35,6 +35,7 @@ func defaults() Config {
 		WorkerConcurrency:  10,
 		SendConcurrency:    50,
 		SMSProvider:        "log",
+		SMSWebhookBatch:    1,
 		SendMaxAttempts:    5,
 		MonitoringReadOnly: true,
 		MetricsAddr:        ":9091",
@@ -139,6 +140,7 @@ func TestLoadValues(t *testing.T) {
 		SMSWebhookURL:      "https://sms.example/send?key=k",
 		SMSWebhookToken:    "wh",
 		SMSRateLimit:       100,
+		SMSWebhookBatch:    1,
 		SendMaxAttempts:    1,
 		MonitoringUser:     "ops",
 		MonitoringPassword: " pw ",
@@ -192,7 +194,7 @@ func TestLoadErrors(t *testing.T) {
 		{"ambiguous sends word", "worker", with(redisEnv, "AMBIGUOUS_SENDS", "maybe"), "AMBIGUOUS_SENDS"},
 		{"http addr no port", "api", with(redisEnv, "HTTP_ADDR", "8080"), "HTTP_ADDR"},
 		{"metrics addr bad port", "worker", with(redisEnv, "METRICS_ADDR", ":abc"), "METRICS_ADDR"},
-		{"unknown provider", "worker", with(redisEnv, "SMS_PROVIDER", "twilio"), "SMS_PROVIDER"},
+		{"unknown provider", "worker", with(redisEnv, "SMS_PROVIDER", "sns"), "SMS_PROVIDER"},
 		{"webhook without url", "worker", with(redisEnv, "SMS_PROVIDER", "webhook"), "SMS_WEBHOOK_URL"},
 		{"webhook relative url", "worker", with(redisEnv, "SMS_PROVIDER", "webhook", "SMS_WEBHOOK_URL", "/send?key="+secret), "SMS_WEBHOOK_URL"},
 		{"webhook ftp url", "worker", with(redisEnv, "SMS_PROVIDER", "webhook", "SMS_WEBHOOK_URL", "ftp://u:"+secret+"@x/"), "SMS_WEBHOOK_URL"},
@@ -254,7 +256,7 @@ func TestLoadErrorMessages(t *testing.T) {
 	}{
 		{map[string]string{"BATCH_SIZE": "abc"}, `config: BATCH_SIZE: "abc" is not a whole number`},
 		{map[string]string{"BATCH_SIZE": "-1"}, `config: BATCH_SIZE: -1 is negative; want a whole number from 1 to 10000`},
-		{map[string]string{"SMS_PROVIDER": "sns"}, `config: SMS_PROVIDER: "sns" is not a known provider (want log or webhook)`},
+		{map[string]string{"SMS_PROVIDER": "sns"}, `config: SMS_PROVIDER: "sns" is not a known provider (want log, webhook, msg91, exotel, kaleyra, gupshup, twilio)`},
 		{map[string]string{"SMS_PROVIDER": "webhook"}, `config: SMS_WEBHOOK_URL: required when SMS_PROVIDER=webhook`},
 		{map[string]string{"API_TOKENS": "a:x,b:y,a:z"}, `config: API_TOKENS: entry 3 repeats the token of entry 1`},
 	}

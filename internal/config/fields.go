@@ -17,7 +17,7 @@ func (c Config) Fields() []zap.Field {
 	if c.Embedded() {
 		redisURL = "(embedded in-memory Redis)"
 	}
-	return []zap.Field{
+	return append([]zap.Field{
 		zap.String("program", c.Program),
 		zap.String("http_addr", c.HTTPAddr),
 		zap.String("redis_url", redisURL),
@@ -43,7 +43,7 @@ func (c Config) Fields() []zap.Field {
 		zap.Duration("reconcile_interval", c.ReconcileInterval),
 		zap.Duration("shutdown_timeout", c.ShutdownTimeout),
 		zap.String("ambiguous_sends", c.AmbiguousSends),
-	}
+	}, c.providerFields()...)
 }
 
 // RedactedRedisURL is raw with its passwords replaced by "***", for logs and

@@ -30,6 +30,7 @@ type Metrics struct {
 	resent          prometheus.Counter
 	stalled         prometheus.Counter
 	rescued         prometheus.Counter
+	breakerState    *prometheus.GaugeVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -64,8 +65,11 @@ func New() *Metrics {
 		rescued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "campaignsms_batch_runs_rescued_total", Help: "Batch runs of dead workers queued again by the rescuer.",
 		}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "campaignsms_provider_breaker_state", Help: "SMS provider circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}, []string{"provider"}),
 	}
-	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.messages, m.providerLatency, m.batchDuration,
+	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.messages, m.providerLatency, m.batchDuration, m.breakerState,
 		m.resent, m.stalled, m.rescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -108,6 +112,12 @@ func (m *Metrics) RunRescued() { m.rescued.Inc() }
 
 // BatchDone records one processed batch (worker.Metrics).
 func (m *Metrics) BatchDone(d time.Duration) { m.batchDuration.Observe(d.Seconds()) }
+
+// ProviderBreaker records a provider's circuit breaker state
+// (provider.FailoverParams.OnStateChange).
+func (m *Metrics) ProviderBreaker(name string, _, to provider.BreakerState) {
+	m.breakerState.WithLabelValues(name).Set(float64(to))
+}
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

@@ -83,5 +83,8 @@ func (p *logProvider) Send(ctx context.Context, m Message) (Result, error) {
 	} else {
 		p.log.Info(logMsg, fields...)
 	}
-	return Result{ProviderMessageID: "log-" + m.ID}, nil
+	return Result{ProviderMessageID: "log-" + m.ID, Provider: NameLog}, nil
 }
+
+// Name implements Named.
+func (p *logProvider) Name() string { return NameLog }

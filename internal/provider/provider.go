@@ -1,6 +1,10 @@
-// Package provider sends single SMS messages through a pluggable backend:
-// "log" (writes each message to the log, sends nothing) and "webhook" (the
-// HTTP protocol of SPEC §6).
+// Package provider sends SMS messages through a pluggable backend: "log"
+// (writes each message to the log, sends nothing), "webhook" (the HTTP
+// protocol of SPEC §6) and the gateways of SPEC §8 (msg91, exotel, kaleyra,
+// gupshup, twilio). Providers with a bulk request also implement
+// BatchProvider; NewFailover puts a circuit breaker and an optional fallback
+// in front of any of them. Delivery reports and inbound messages are parsed
+// by each provider's CallbackParser.
 //
 // Every failed send is classified: an *Error says whether retrying can help
 // (Transient), the provider's HTTP status, the 429 Retry-After hint and a short
@@ -28,12 +32,24 @@ type Message struct {
 	CampaignID    string
 	CustomerID    string
 	InitiationID  string
+	// ProviderTemplateID is the template's id at the provider when it differs
+	// from DLTTemplateID (MSG91's flow template id, SPEC §8); empty: use
+	// DLTTemplateID.
+	ProviderTemplateID string
+	// Vars are the template's variables by name, for providers that render
+	// the text themselves from a template registered with them (MSG91 flow);
+	// the others send Body.
+	Vars map[string]string
 }
 
 // Result is what the provider told us about an accepted message.
 type Result struct {
 	// ProviderMessageID is the provider's own id, empty when it gave none.
 	ProviderMessageID string
+	// Provider names the provider that accepted the message (SPEC §4.6
+	// "provider"): set by the adapters and by the failover decorator, so a
+	// message sent by the fallback says so.
+	Provider string
 }
 
 // Provider sends one SMS. Implementations must be safe for concurrent use.
@@ -55,8 +71,19 @@ type Error struct {
 	// MaxRetryAfter), 0 if none.
 	RetryAfter time.Duration
 	// Reason is short and client-safe, e.g. "provider answered 400: invalid
-	// number" or "timeout".
+	// number" or "timeout". For the gateways it carries the provider's own
+	// code and text.
 	Reason string
+	// Code is the provider's own error code ("21610", "E413"), empty if none.
+	Code string
+	// SlowDown is set when the provider asked us to send less (429 or its own
+	// throttling code): not only this message but every worker should back
+	// off, for RetryAfter when set.
+	SlowDown bool
+	// OptOut is set when the provider refused because the recipient opted out
+	// (Twilio 21610): the message fails and the number should be recorded as
+	// opted out.
+	OptOut bool
 	// Err is the underlying cause, if any. Not meant for clients.
 	Err error
 }

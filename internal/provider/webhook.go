@@ -39,6 +39,9 @@ type WebhookParams struct {
 	// follow redirects (a 3xx answer is a permanent failure).
 	Client *http.Client
 	Log    *zap.Logger
+	// Batch is SMS_WEBHOOK_BATCH: with more than 1, NewWebhook returns a
+	// BatchProvider posting up to Batch messages a request (SPEC §8).
+	Batch int
 }
 
 // NewTransport returns an HTTP/1.1 transport tuned for many concurrent
@@ -96,6 +99,9 @@ func NewWebhook(p WebhookParams) Provider {
 		w.urlErr = err
 	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		w.urlErr = fmt.Errorf("webhook url must be absolute http(s), got scheme %q", u.Scheme)
+	}
+	if p.Batch > 1 {
+		return &batchWebhook{webhook: w, n: p.Batch}
 	}
 	return w
 }
@@ -159,7 +165,7 @@ func (w *webhook) Send(ctx context.Context, m Message) (Result, error) {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// Accepted, whatever happens while reading the optional body.
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAcceptBody))
-		res := Result{ProviderMessageID: parseProviderMessageID(data)}
+		res := Result{ProviderMessageID: parseProviderMessageID(data), Provider: NameWebhook}
 		w.debug(m, resp.StatusCode, start, nil)
 		return res, nil
 	}
@@ -171,8 +177,7 @@ func (w *webhook) Send(ctx context.Context, m Message) (Result, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Transient = true
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		slowDown(e, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
 		e.Transient = true
 	}

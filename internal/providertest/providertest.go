@@ -10,7 +10,15 @@
 // Latency, Outage (503), TooManyBurst (429), then one random draw that picks
 // at most one of timeout, drop, 5xx (500) or 4xx reject (400), with the given
 // probabilities. A request that gets past all of them is accepted with 200 and
-// {"providerMessageId": "pm-<n>"}.
+// {"providerMessageId": "pm-<n>"}, unless its id is in RejectIDs or RetryIDs.
+//
+// A body with "messages" is the batch form of SPEC §8: the same faults apply
+// to the request as a whole, then each message is answered on its own in
+// {"results": […]} (RejectIDs "rejected", RetryIDs "retry", the others
+// "accepted" and recorded exactly as single sends are).
+//
+// The fakes of the real gateways (NewExotel, NewMSG91, NewKaleyra,
+// NewGupshup, NewTwilio) are in the gateway*.go and <provider>.go files.
 package providertest
 
 import (
@@ -47,6 +55,13 @@ type Faults struct {
 	RetryAfter time.Duration
 	// Outage answers 503 to every request.
 	Outage bool
+	// RejectIDs are message ids refused for good: 400 to a single send,
+	// "rejected" inside a batch (the other messages of the batch are
+	// accepted).
+	RejectIDs []string
+	// RetryIDs are message ids answered "retry" inside a batch (and 503 to a
+	// single send), every time.
+	RetryIDs []string
 }
 
 // Options configures Start.
@@ -66,7 +81,8 @@ type Options struct {
 	NoProviderMessageID bool
 }
 
-// Message is the request body of SPEC §6 as the server received it.
+// Message is the request body of SPEC §6 as the server received it (one
+// entry of "messages" in batch mode).
 type Message struct {
 	MessageID     string `json:"messageId"`
 	To            string `json:"to"`
@@ -97,6 +113,7 @@ type Server struct {
 	once    sync.Once
 
 	requests atomic.Int64
+	batches  atomic.Int64
 	conns    atomic.Int64
 	pmSeq    atomic.Int64
 
@@ -180,7 +197,7 @@ func putBuf(b *bytes.Buffer) {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	msg, status, reason := s.validate(w, r)
+	msg, batch, status, reason := s.validate(w, r)
 	if status != 0 {
 		writeJSON(w, status, `{"error":"bad_request","reason":`+strconv.Quote(reason)+`}`)
 		return
@@ -228,6 +245,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, `{"error":"rejected","reason":"invalid number"}`)
 		return
 	}
+	if batch != nil {
+		s.acceptBatch(w, batch)
+		return
+	}
+	switch s.listed(msg.MessageID) {
+	case fReject:
+		writeJSON(w, http.StatusBadRequest, `{"error":"rejected","reason":"invalid number"}`)
+		return
+	case f5xx:
+		writeJSON(w, http.StatusServiceUnavailable, `{"error":"retry","reason":"try again later"}`)
+		return
+	}
 	s.accept(w, msg)
 }
 
@@ -242,35 +271,43 @@ func abort(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-func (s *Server) validate(w http.ResponseWriter, r *http.Request) (Message, int, string) {
-	var msg Message
+// validate checks a request: a single message (SPEC §6) or, when the body
+// has "messages", a batch (SPEC §8) returned as batch.
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) (msg Message, batch []Message, status int, reason string) {
 	if r.Method != http.MethodPost {
-		return msg, http.StatusBadRequest, "method must be POST"
+		return msg, nil, http.StatusBadRequest, "method must be POST"
 	}
 	if s.opts.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
-		return msg, http.StatusUnauthorized, "missing or wrong bearer token"
+		return msg, nil, http.StatusUnauthorized, "missing or wrong bearer token"
 	}
 	if ct := r.Header.Get("Content-Type"); len(ct) < 16 || !equalFoldASCII(ct[:16], "application/json") {
-		return msg, http.StatusBadRequest, "content type must be application/json"
+		return msg, nil, http.StatusBadRequest, "content type must be application/json"
 	}
 	// Read to EOF so that the server notices a client that hangs up.
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(buf)
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
-		return msg, http.StatusBadRequest, "cannot read body"
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBatchBody)); err != nil {
+		return msg, nil, http.StatusBadRequest, "cannot read body"
+	}
+	if isBatchBody(buf.Bytes()) {
+		batch, status, reason = validateBatch(buf.Bytes())
+		return msg, batch, status, reason
+	}
+	if buf.Len() > maxBody {
+		return msg, nil, http.StatusBadRequest, "body too large"
 	}
 	if err := json.Unmarshal(buf.Bytes(), &msg); err != nil {
-		return msg, http.StatusBadRequest, "body is not a JSON message"
+		return msg, nil, http.StatusBadRequest, "body is not a JSON message"
 	}
 	switch {
 	case msg.MessageID == "":
-		return msg, http.StatusBadRequest, "messageId is required"
+		return msg, nil, http.StatusBadRequest, "messageId is required"
 	case msg.To == "":
-		return msg, http.StatusBadRequest, "to is required"
+		return msg, nil, http.StatusBadRequest, "to is required"
 	case r.Header.Get("Idempotency-Key") != msg.MessageID:
-		return msg, http.StatusBadRequest, "Idempotency-Key must equal messageId"
+		return msg, nil, http.StatusBadRequest, "Idempotency-Key must equal messageId"
 	}
-	return msg, 0, ""
+	return msg, nil, 0, ""
 }
 
 type fault int

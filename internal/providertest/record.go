@@ -81,14 +81,18 @@ func (s *Server) WaitAccepted(ctx context.Context, n int) error {
 }
 
 func (s *Server) accept(w http.ResponseWriter, msg Message) {
+	s.answerAccepted(w, s.record(msg))
+}
+
+// record counts an acceptance of msg and returns its providerMessageId; under
+// Dedupe a repeated id is counted as a duplicate instead.
+func (s *Server) record(msg Message) string {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	e := s.accepted[msg.MessageID]
 	if e != nil && s.opts.Dedupe {
 		s.duplicates++
-		pmid := e.pmid
-		s.mu.Unlock()
-		s.answerAccepted(w, pmid)
-		return
+		return e.pmid
 	}
 	if e == nil {
 		e = &entry{pmid: "pm-" + strconv.FormatInt(s.pmSeq.Add(1), 10)}
@@ -101,9 +105,7 @@ func (s *Server) accept(w http.ResponseWriter, msg Message) {
 	e.count++
 	e.msg = msg
 	s.total++
-	pmid := e.pmid
-	s.mu.Unlock()
-	s.answerAccepted(w, pmid)
+	return e.pmid
 }
 
 func (s *Server) answerAccepted(w http.ResponseWriter, pmid string) {
