@@ -150,6 +150,9 @@ func clientOptions(base *redis.Options, db int) *redis.Options {
 	o := *base
 	o.DB = db
 	o.DisableIdentity = true
+	// A test's Redis is slow only because the machine is busy: wait for it
+	// rather than fail on go-redis' 3 s default.
+	o.ReadTimeout, o.WriteTimeout = SlowTimeout, SlowTimeout
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return &o
 }

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
+	"github.com/campaignsms/campaignsms/internal/redistest"
 	"github.com/campaignsms/campaignsms/internal/store"
 )
 
@@ -17,9 +15,7 @@ import (
 // holder learns so at its next renewal. miniredis moves time by hand.
 func TestLockRenewKeepsItAndExpiryLosesIt(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), DisableIdentity: true})
-	t.Cleanup(func() { _ = rdb.Close() })
+	mr, rdb := redistest.Miniredis(t)
 	st := store.New(store.Params{Redis: rdb})
 	ctx := context.Background()
 	first, err := st.LockAcquire(ctx, "pass", time.Second)

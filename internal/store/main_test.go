@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/campaignsms/campaignsms/internal/customer"
@@ -35,9 +34,7 @@ func backends(t *testing.T, fn func(t *testing.T, b testBundle)) {
 	t.Helper()
 	t.Run("miniredis", func(t *testing.T) {
 		t.Parallel()
-		mr := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), DisableIdentity: true})
-		t.Cleanup(func() { _ = rdb.Close() })
+		_, rdb := redistest.Miniredis(t)
 		fn(t, newBundle(rdb))
 	})
 	t.Run("redis", func(t *testing.T) {
